@@ -1,0 +1,404 @@
+package kv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ironkv/ironkv/bucket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream metadata keys that ironkv writes on the buckets it creates.
+const (
+	// metaMaxValueSize holds the user's max_value_size; the stream's
+	// MaxMsgSize is larger by headerAllowance, because JetStream counts the
+	// headers of conditional writes and markers against it.
+	metaMaxValueSize = "ironkv_max_value_size"
+	// metaCreateID makes every creation unique, so that creating a bucket
+	// that exists with an identical config fails instead of succeeding
+	// silently as JetStream's idempotent stream create would.
+	metaCreateID = "ironkv_create_id"
+)
+
+// headerAllowance is the room kept for the NATS headers of a write (the
+// expected-revision header of Create and Update, the operation header of a
+// tombstone). A value may use the rest of the bucket's or server's limit.
+const headerAllowance = 256
+
+// Store is a handle on one JetStream domain, restricted to one namespace of
+// buckets (bucket.App unless WithNamespace says otherwise). It is safe for
+// concurrent use.
+type Store struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	ns    bucket.Namespace
+	opts  options
+	owned bool
+
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	indexes map[string]*keyIndex // by stream name
+}
+
+type options struct {
+	ns             bucket.Namespace
+	defaultStorage bucket.Storage
+	watchBuffer    int
+	natsOpts       []nats.Option
+}
+
+// Option configures a Store.
+type Option func(*options)
+
+// WithNamespace chooses the namespace of buckets the Store works in. The
+// default is bucket.App. Only system code (config, secrets) uses the SYS_
+// namespaces.
+func WithNamespace(ns bucket.Namespace) Option { return func(o *options) { o.ns = ns } }
+
+// WithDefaultStorage chooses the storage of buckets whose Config leaves
+// Storage empty. The default is bucket.FileStorage; a store on an
+// embedded server that runs in memory should pass bucket.MemoryStorage.
+func WithDefaultStorage(s bucket.Storage) Option { return func(o *options) { o.defaultStorage = s } }
+
+// WithWatchBuffer sets the default number of events a Watcher buffers before
+// it ends with ErrSlowConsumer. The default is 1024.
+func WithWatchBuffer(n int) Option { return func(o *options) { o.watchBuffer = n } }
+
+// WithNATSOptions passes options to nats.Connect when Connect dials. New
+// ignores them.
+func WithNATSOptions(opts ...nats.Option) Option {
+	return func(o *options) { o.natsOpts = append(o.natsOpts, opts...) }
+}
+
+// New returns a Store on a connection the caller owns: Close leaves it open.
+// It returns ErrInvalidConfig for an unknown namespace or a bad option and
+// ErrClosed when nc is closed. It makes no network call; the first
+// operation finds out whether JetStream is there.
+func New(nc *nats.Conn, opts ...Option) (*Store, error) {
+	if nc == nil {
+		return nil, fmt.Errorf("%w: nil *nats.Conn", ErrInvalidConfig)
+	}
+	if nc.IsClosed() {
+		return nil, fmt.Errorf("kv.New: %w: the NATS connection is closed", ErrClosed)
+	}
+	o := options{ns: bucket.App, defaultStorage: bucket.FileStorage, watchBuffer: 1024}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch o.ns {
+	case bucket.App, bucket.SysConfig, bucket.SysSecrets:
+	default:
+		return nil, fmt.Errorf("%w: unknown namespace %q; use bucket.App, bucket.SysConfig or bucket.SysSecrets", ErrInvalidConfig, o.ns)
+	}
+	switch o.defaultStorage {
+	case bucket.FileStorage, bucket.MemoryStorage:
+	default:
+		return nil, fmt.Errorf("%w: unknown default storage %q; use %q or %q", ErrInvalidConfig, o.defaultStorage, bucket.FileStorage, bucket.MemoryStorage)
+	}
+	if o.watchBuffer < 1 {
+		return nil, fmt.Errorf("%w: watch buffer %d: must be at least 1", ErrInvalidConfig, o.watchBuffer)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &Store{nc: nc, js: js, ns: o.ns, opts: o, indexes: map[string]*keyIndex{}}, nil
+}
+
+// Connect dials NATS at urls (comma-separated, as nats.Connect takes them),
+// checks that JetStream answers, and returns a Store that owns the
+// connection: Close closes it. It returns ErrUnavailable when no server or
+// no JetStream answers before ctx ends.
+func Connect(ctx context.Context, urls string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	natsOpts := append([]nats.Option{nats.Name("ironkv"), nats.MaxReconnects(-1)}, o.natsOpts...)
+	if dl, ok := ctx.Deadline(); ok {
+		natsOpts = append(natsOpts, nats.Timeout(time.Until(dl)))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(urls, natsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("kv.Connect %s: %w", urls, classify(err))
+	}
+	s, err := New(nc, opts...)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	s.owned = true
+	if _, err := s.js.AccountInfo(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("kv.Connect %s: JetStream did not answer: %w", urls, classify(err))
+	}
+	return s, nil
+}
+
+// Namespace returns the namespace the Store works in.
+func (s *Store) Namespace() bucket.Namespace { return s.ns }
+
+// Conn returns the NATS connection under the Store.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// Close stops the Store's background work (key indexes) and, when the Store
+// owns its connection (Connect), closes it. Calls after Close return
+// ErrClosed. Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	idx := s.indexes
+	s.indexes = map[string]*keyIndex{}
+	s.mu.Unlock()
+	for _, ix := range idx {
+		ix.stop(ErrClosed)
+	}
+	if s.owned {
+		s.nc.Close()
+	}
+	return nil
+}
+
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// streamConfig translates a validated Config into the KV config of nats.go.
+func (s *Store) streamConfig(full string, cfg bucket.Config) jetstream.KeyValueConfig {
+	kc := jetstream.KeyValueConfig{
+		Bucket:      full,
+		Description: cfg.Description,
+		History:     uint8(cfg.History),
+		TTL:         cfg.TTL,
+		MaxBytes:    cfg.MaxBytes,
+		Replicas:    cfg.Replicas,
+		Metadata:    map[string]string{},
+	}
+	if kc.MaxBytes == 0 {
+		kc.MaxBytes = -1
+	}
+	if cfg.MaxValueSize > 0 {
+		kc.MaxValueSize = int32(min(int64(cfg.MaxValueSize)+headerAllowance, 1<<31-1))
+		kc.Metadata[metaMaxValueSize] = strconv.FormatInt(int64(cfg.MaxValueSize), 10)
+	}
+	if cfg.Storage == bucket.MemoryStorage {
+		kc.Storage = jetstream.MemoryStorage
+	}
+	if cfg.TTL > 0 {
+		// Expiries leave a marker that watchers and the key index see;
+		// without it an expired key would vanish silently.
+		kc.LimitMarkerTTL = cfg.TTL
+	}
+	return kc
+}
+
+func (s *Store) config(cfg bucket.Config) (bucket.Config, string, error) {
+	if cfg.Storage == "" {
+		cfg.Storage = s.opts.defaultStorage
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, "", err
+	}
+	full, err := s.ns.Qualify(cfg.Name)
+	return cfg, full, err
+}
+
+// CreateBucket creates a bucket and returns its handle. It returns
+// ErrInvalidBucketName or ErrInvalidConfig for a bad config, ErrBucketExists
+// when the name is taken (whatever the existing config), and
+// ErrUnavailable when JetStream does not answer.
+func (s *Store) CreateBucket(ctx context.Context, cfg bucket.Config) (*Bucket, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	cfg, full, err := s.config(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kc := s.streamConfig(full, cfg)
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	kc.Metadata[metaCreateID] = hex.EncodeToString(id[:])
+	if _, err := s.js.CreateKeyValue(ctx, kc); err != nil {
+		return nil, fmt.Errorf("create bucket %q: %w", cfg.Name, classify(err))
+	}
+	return s.Bucket(ctx, cfg.Name)
+}
+
+// UpdateBucket changes the config of an existing bucket: description, TTL,
+// sizes, history and replicas. It returns ErrBucketNotFound when the bucket
+// does not exist and ErrInvalidConfig for a bad config or a change JetStream
+// cannot make (storage).
+func (s *Store) UpdateBucket(ctx context.Context, cfg bucket.Config) (*Bucket, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	cfg, full, err := s.config(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.js.Stream(ctx, s.ns.StreamName(cfg.Name))
+	if err != nil {
+		return nil, fmt.Errorf("update bucket %q: %w", cfg.Name, classify(err))
+	}
+	kc := s.streamConfig(full, cfg)
+	old := st.CachedInfo().Config
+	if id := old.Metadata[metaCreateID]; id != "" {
+		kc.Metadata[metaCreateID] = id
+	}
+	if kc.LimitMarkerTTL == 0 && old.SubjectDeleteMarkerTTL > 0 {
+		// JetStream cannot turn message TTLs off again; the markers are
+		// harmless without a TTL.
+		kc.LimitMarkerTTL = old.SubjectDeleteMarkerTTL
+	}
+	if _, err := s.js.UpdateKeyValue(ctx, kc); err != nil {
+		return nil, fmt.Errorf("update bucket %q: %w", cfg.Name, classify(err))
+	}
+	return s.Bucket(ctx, cfg.Name)
+}
+
+// Bucket returns a handle on an existing bucket. It returns
+// ErrInvalidBucketName for a bad name and ErrBucketNotFound when the bucket
+// does not exist. Handles are cheap to keep and safe for concurrent use;
+// keep one rather than calling Bucket per operation (each call asks the
+// server).
+func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	full, err := s.ns.Qualify(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.js.Stream(ctx, s.ns.StreamName(name))
+	if err != nil {
+		return nil, fmt.Errorf("bucket %q: %w", name, classify(err))
+	}
+	kvh, err := s.js.KeyValue(ctx, full)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %q: %w", name, classify(err))
+	}
+	return newBucket(s, name, full, st, kvh), nil
+}
+
+// BucketInfo returns the config and state of a bucket. It returns
+// ErrInvalidBucketName for a bad name and ErrBucketNotFound when the bucket
+// does not exist.
+func (s *Store) BucketInfo(ctx context.Context, name string) (bucket.Info, error) {
+	if err := s.check(); err != nil {
+		return bucket.Info{}, err
+	}
+	if err := bucket.ValidateName(name); err != nil {
+		return bucket.Info{}, err
+	}
+	st, err := s.js.Stream(ctx, s.ns.StreamName(name))
+	if err != nil {
+		return bucket.Info{}, fmt.Errorf("bucket %q: %w", name, classify(err))
+	}
+	return infoFromStream(name, st.CachedInfo()), nil
+}
+
+// Buckets lists the buckets of the Store's namespace, sorted by name, with
+// the prefix stripped. Buckets of other namespaces are never listed. It
+// returns ErrUnavailable when JetStream does not answer.
+func (s *Store) Buckets(ctx context.Context) ([]bucket.Info, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	prefix := "KV_" + string(s.ns)
+	infos := []bucket.Info{}
+	l := s.js.ListStreams(ctx, jetstream.WithStreamListSubject("$KV.>"))
+	for si := range l.Info() {
+		stream := si.Config.Name
+		if !strings.HasPrefix(stream, "KV_") {
+			continue
+		}
+		name, ok := s.ns.Strip(strings.TrimPrefix(stream, "KV_"))
+		if !ok || !strings.HasPrefix(stream, prefix) || bucket.ValidateName(name) != nil {
+			continue
+		}
+		infos = append(infos, infoFromStream(name, si))
+	}
+	if err := l.Err(); err != nil {
+		return nil, fmt.Errorf("list buckets: %w", classify(err))
+	}
+	slices.SortFunc(infos, func(a, b bucket.Info) int { return strings.Compare(a.Name, b.Name) })
+	return infos, nil
+}
+
+// DeleteBucket deletes a bucket with all its keys and history. Watchers of
+// the bucket end with ErrBucketNotFound. It returns ErrInvalidBucketName for
+// a bad name and ErrBucketNotFound when the bucket does not exist.
+func (s *Store) DeleteBucket(ctx context.Context, name string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	full, err := s.ns.Qualify(name)
+	if err != nil {
+		return err
+	}
+	if err := s.js.DeleteKeyValue(ctx, full); err != nil {
+		return fmt.Errorf("delete bucket %q: %w", name, classify(err))
+	}
+	s.dropIndex(s.ns.StreamName(name), ErrBucketNotFound)
+	return nil
+}
+
+// infoFromStream reads a bucket's Info from its stream.
+func infoFromStream(name string, si *jetstream.StreamInfo) bucket.Info {
+	c := si.Config
+	cfg := bucket.Config{
+		Name:        name,
+		Description: c.Description,
+		TTL:         c.MaxAge,
+		History:     int(c.MaxMsgsPerSubject),
+		Replicas:    c.Replicas,
+		Storage:     bucket.FileStorage,
+	}
+	if c.MaxBytes > 0 {
+		cfg.MaxBytes = c.MaxBytes
+	}
+	if c.Storage == jetstream.MemoryStorage {
+		cfg.Storage = bucket.MemoryStorage
+	}
+	cfg.MaxValueSize = maxValueSize(c)
+	return bucket.Info{Config: cfg, Values: si.State.Msgs, Bytes: si.State.Bytes, CreatedAt: si.Created.UTC()}
+}
+
+// maxValueSize is the user's max_value_size of a bucket: the one ironkv
+// recorded, or the stream's MaxMsgSize for buckets made by other tools.
+func maxValueSize(c jetstream.StreamConfig) int32 {
+	if v, err := strconv.ParseInt(c.Metadata[metaMaxValueSize], 10, 32); err == nil && v > 0 {
+		return int32(v)
+	}
+	if c.MaxMsgSize > 0 {
+		return c.MaxMsgSize
+	}
+	return 0
+}
+
+// errNoStream reports whether err says the stream is not there.
+func errNoStream(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
+		errors.Is(err, nats.ErrStreamNotFound) || errors.Is(err, ErrBucketNotFound)
+}
