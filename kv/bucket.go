@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
@@ -339,4 +340,29 @@ func opOf(h nats.Header) Op {
 		return OpDelete
 	}
 	return OpPut
+}
+
+// streamGone handles a consumer error that may mean the bucket was deleted.
+// It returns true when err says so. For a deleted consumer, which is what a
+// consumer sees when its stream goes (and which the ordered consumer would
+// retry forever), it asks the server in a goroutine counted by wg and calls
+// end when the stream is gone. Callers must not Add to wg once they are
+// stopped, so that waiting on wg at stop is sound.
+func (b *Bucket) streamGone(err error, wg *sync.WaitGroup, end func(error)) bool {
+	if errNoStream(err) {
+		return true
+	}
+	if !errors.Is(err, jetstream.ErrConsumerDeleted) {
+		return false
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, serr := b.s.js.Stream(ctx, b.stream.CachedInfo().Config.Name); errNoStream(serr) {
+			end(wrap(ErrBucketNotFound, serr))
+		}
+	}()
+	return false
 }

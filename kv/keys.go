@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -47,8 +48,8 @@ func (b *Bucket) KeysPage(ctx context.Context, filter, after string, limit int) 
 	}
 	ix := b.s.index(b)
 	if err := ix.barrier(ctx, b); err != nil {
-		if errNoStream(err) {
-			b.s.dropIndex(ix.stream, err)
+		if errors.Is(err, ErrBucketNotFound) || errNoStream(err) {
+			b.s.forgetIndex(ix, err)
 		}
 		return Page{Keys: []string{}}, b.fail(ctx, "list keys", f.String(), err)
 	}
@@ -69,6 +70,7 @@ type keyIndex struct {
 	err     error         // set when the index stopped
 	startMu sync.Mutex
 	started bool
+	checks  sync.WaitGroup // bucket-existence checks in flight
 }
 
 // index returns the key index of b's bucket, creating it on first use.
@@ -91,8 +93,23 @@ func (s *Store) dropIndex(stream string, cause error) {
 	ix := s.indexes[stream]
 	delete(s.indexes, stream)
 	s.mu.Unlock()
+	s.stopIndex(ix, cause)
+}
+
+// forgetIndex drops ix if it is still the index of its stream.
+func (s *Store) forgetIndex(ix *keyIndex, cause error) {
+	s.mu.Lock()
+	if s.indexes[ix.stream] == ix {
+		delete(s.indexes, ix.stream)
+	}
+	s.mu.Unlock()
+	s.stopIndex(ix, cause)
+}
+
+func (s *Store) stopIndex(ix *keyIndex, cause error) {
 	if ix != nil {
 		ix.stop(cause)
+		ix.checks.Wait()
 	}
 }
 
@@ -112,7 +129,10 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 		return err
 	}
 	cc, err := cons.Consume(ix.apply, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if errNoStream(err) {
+		ix.mu.Lock()
+		gone := ix.err == nil && b.streamGone(err, &ix.checks, ix.stop)
+		ix.mu.Unlock()
+		if gone {
 			ix.stop(fmt.Errorf("%w: %w", ErrBucketNotFound, err))
 		}
 	}))

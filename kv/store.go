@@ -168,6 +168,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	for _, ix := range idx {
 		ix.stop(ErrClosed)
+		ix.checks.Wait()
 	}
 	if s.owned {
 		s.nc.Close()

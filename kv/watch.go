@@ -101,6 +101,7 @@ type Watcher struct {
 	last     uint64 // last revision put in the buffer
 
 	closeOnce sync.Once
+	checks    sync.WaitGroup // bucket-existence checks in flight
 }
 
 // Watch starts a Watcher on the keys that match filter ("" or ">" for all;
@@ -247,11 +248,21 @@ func (w *Watcher) end(err error) {
 // consumeErr ends the Watcher when its bucket is gone; other errors (missed
 // heartbeats, reconnects) are recovered by the ordered consumer.
 func (w *Watcher) consumeErr(_ jetstream.ConsumeContext, err error) {
-	if errNoStream(err) {
-		w.mu.Lock()
-		w.end(fmt.Errorf("watch bucket %q: %w: %w", w.b.name, ErrBucketNotFound, err))
-		w.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return
 	}
+	if w.b.streamGone(err, &w.checks, w.fail) {
+		w.end(fmt.Errorf("watch bucket %q: %w: %w", w.b.name, ErrBucketNotFound, err))
+	}
+}
+
+// fail ends the Watcher with err.
+func (w *Watcher) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.end(fmt.Errorf("watch bucket %q: %w", w.b.name, err))
 }
 
 // Next returns the next event. After the Watcher ends it returns, once the
@@ -303,6 +314,7 @@ func (w *Watcher) Close() error {
 		w.end(ErrClosed)
 		w.mu.Unlock()
 		<-w.cc.Closed()
+		w.checks.Wait()
 	})
 	return nil
 }
@@ -313,4 +325,3 @@ func (w *Watcher) Err() error {
 	defer w.mu.Unlock()
 	return w.err
 }
-
