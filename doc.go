@@ -1,0 +1,82 @@
+// Package ironkv is a key-value store for Go programs, built on NATS
+// JetStream: as safe as etcd, as handy as Redis, as easy to embed as bbolt.
+// This package holds no code; it is the manual. The code is in the packages
+// below.
+//
+// # Packages
+//
+//   - bucket: what a bucket is. Config and Info with their JSON wire names,
+//     the namespaces (APP_, SYS_config_, SYS_secrets_), and the rules and
+//     codec for bucket names, keys and filters. Pure: no I/O.
+//   - kv: Store and Bucket over JetStream KV: Put, Create, Update
+//     (compare-and-swap), Get, GetRevision, History, Delete, Purge, Keys and
+//     Watch, with the error sentinels. The one package that talks to
+//     JetStream.
+//   - embedded: runs nats-server inside your process (standalone or as a
+//     node of a cluster) and hands out in-process connections.
+//   - kvtest: a real Store on an in-process server for tests, yours and
+//     ours, cleaned up with t.Cleanup.
+//   - httpapi: the same API as an http.Handler that speaks the KV wire
+//     protocol of the Ironflow platform.
+//   - examples/server: the ready server binary; examples/embedded: the
+//     library in a program.
+//
+// # Quick start: embedded
+//
+// Run NATS in the process, with data on disk and an fsync on every write:
+//
+//	srv, err := embedded.Start(ctx, embedded.Config{DataDir: "data"})
+//	if err != nil { ... }
+//	defer srv.Shutdown(ctx)
+//	nc, _ := srv.Connect()
+//	store, _ := kv.New(nc)
+//
+//	users, _ := store.CreateBucket(ctx, bucket.Config{Name: "users", History: 5})
+//	rev, _ := users.Put(ctx, "user:42", []byte(`{"name":"Ada"}`))
+//	_, err = users.Update(ctx, "user:42", []byte(`{"name":"Ada L."}`), rev)
+//	// errors.Is(err, kv.ErrConflict) when someone wrote in between
+//
+// # Quick start: remote NATS
+//
+// Point a Store at a NATS cluster with JetStream; the buckets are ordinary
+// NATS KV buckets (KV_APP_<name>), so `nats kv ls` and every NATS client see
+// them too:
+//
+//	store, err := kv.Connect(ctx, "nats://n1:4222,nats://n2:4222")
+//
+// # Quick start: tests
+//
+//	func TestThing(t *testing.T) {
+//		store := kvtest.NewStore(t) // in-memory server, cleaned up at the end
+//		b := kvtest.NewBucket(t, store, bucket.Config{Name: "things"})
+//		...
+//	}
+//
+// # Keys
+//
+// A key is a non-empty UTF-8 string of at most 1024 bytes after encoding;
+// dots separate tokens, which filters match ("user.*", "user.>"). Any
+// character but control characters, "*" and ">" is allowed: characters
+// outside NATS's key alphabet are stored escaped (user:123 is the NATS key
+// user=3A123), and ironkv decodes them on the way out. See package bucket.
+//
+// # Durability
+//
+// Embedded servers fsync every write before they acknowledge it by default
+// (embedded.SyncAlways); JetStream's own default, which syncs every two
+// minutes and can lose recently acknowledged writes on power loss, is
+// opt-in as embedded.SyncPeriodicLosesRecentWrites. With a remote cluster,
+// durability is the cluster's: ironkv cannot change it.
+//
+// # Limits
+//
+//   - A revision is a stream sequence: it rises per bucket, not per key.
+//   - Update reads the key before its compare-and-swap (to refuse the
+//     revision of a tombstone), one extra round trip.
+//   - Listing keys builds an index per bucket on first use (seconds at
+//     millions of keys) and keeps it in memory while the Store is open.
+//   - Values are limited by the bucket's max_value_size or the server's
+//     max_payload (1 MiB by default) less 256 bytes kept for headers.
+//   - Replicas above 1 need a JetStream cluster (three embedded nodes on
+//     loopback will do; see package embedded).
+package ironkv

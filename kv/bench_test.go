@@ -1,0 +1,480 @@
+package kv_test
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/embedded"
+	"github.com/ironkv/ironkv/kv"
+	"github.com/ironkv/ironkv/kvtest"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The benchmarks in this file compare kv with nats.go's jetstream.KeyValue
+// ("raw") on the same in-process server, in the same run, so that the ratio
+// of the two is meaningful on a noisy machine. BENCHMARKS.md at the root of
+// the module shows the results and the command that produces them.
+
+const (
+	benchValueSize = 128  // bytes per value
+	benchKeys      = 1000 // keys written and read by the single-key benchmarks
+	benchWriters   = 16   // concurrent writers of BenchmarkPutDurability
+)
+
+var benchValue = bytes.Repeat([]byte("v"), benchValueSize)
+
+// benchKeyNames are the keys "k.0" ... "k.999", made once so that no
+// benchmark loop pays for formatting them.
+var benchKeyNames = func() []string {
+	ks := make([]string, benchKeys)
+	for i := range ks {
+		ks[i] = "k." + strconv.Itoa(i)
+	}
+	return ks
+}()
+
+// benchCtx returns a context that bounds a benchmark's setup and calls.
+func benchCtx(b *testing.B) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.Cleanup(cancel)
+	return ctx
+}
+
+// reportOps adds an ops/s column, computed from the measured time.
+func reportOps(b *testing.B) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s, "ops/s")
+	}
+}
+
+// rawJetStream returns a jetstream.JetStream on a connection of its own to
+// srv, closed when the benchmark ends.
+func rawJetStream(b *testing.B, srv *embedded.Server, opts ...jetstream.JetStreamOpt) jetstream.JetStream {
+	b.Helper()
+	js, err := jetstream.New(kvtest.Connect(b, srv), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return js
+}
+
+// rawBucket opens the NATS KV bucket behind the user bucket name with
+// nats.go, as any other NATS client would.
+func rawBucket(ctx context.Context, b *testing.B, js jetstream.JetStream, name string) jetstream.KeyValue {
+	b.Helper()
+	full, err := bucket.App.Qualify(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := js.KeyValue(ctx, full)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}
+
+// freshKeys hands out keys that were never written: prefix followed by a
+// counter that survives the repeated runs of a benchmark.
+type freshKeys struct {
+	prefix string
+	n      int
+}
+
+func (f *freshKeys) next() string {
+	f.n++
+	return f.prefix + strconv.Itoa(f.n)
+}
+
+// BenchmarkOps compares Put, Get, Create and Update through kv with the same
+// calls on nats.go's jetstream.KeyValue, on one server and one bucket per
+// storage mode: memory, and file with periodic fsync (the durability of
+// nats-server's default). Keys are "k.0" to "k.999", values 128 bytes.
+//
+// kv.Update reads the key before its compare-and-swap, because JetStream's
+// compare-and-swap compares sequences only and would accept the revision of
+// a tombstone; update/raw-get+update does the same read and write with
+// nats.go, as a like-for-like baseline.
+func BenchmarkOps(b *testing.B) {
+	for _, mode := range []struct {
+		name    string
+		storage bucket.Storage
+		cfg     embedded.Config
+	}{
+		{"memory", bucket.MemoryStorage, embedded.Config{InMemory: true}},
+		{"file", bucket.FileStorage, embedded.Config{Durability: embedded.SyncPeriodicLosesRecentWrites}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			ctx := benchCtx(b)
+			srv := kvtest.NewServer(b, mode.cfg)
+			store := kvtest.StoreOn(b, srv)
+			kb := kvtest.NewBucket(b, store, bucket.Config{Name: "ops", Storage: mode.storage})
+			raw := rawBucket(ctx, b, rawJetStream(b, srv), "ops")
+			for _, k := range benchKeyNames {
+				if _, err := raw.Put(ctx, k, benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchOps(ctx, b, kb, raw)
+		})
+	}
+}
+
+func benchOps(ctx context.Context, b *testing.B, kb *kv.Bucket, raw jetstream.KeyValue) {
+	b.Run("put", func(b *testing.B) {
+		b.Run("kv", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOps(b)
+		})
+		b.Run("raw", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := raw.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOps(b)
+		})
+	})
+
+	b.Run("get", func(b *testing.B) {
+		b.Run("kv", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := kb.Get(ctx, benchKeyNames[i%benchKeys]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOps(b)
+		})
+		b.Run("raw", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := raw.Get(ctx, benchKeyNames[i%benchKeys]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOps(b)
+		})
+	})
+
+	b.Run("create", func(b *testing.B) {
+		// Every iteration creates a key that was never written; both sides
+		// build their key the same way, so formatting costs them the same.
+		kvKeys, rawKeys := &freshKeys{prefix: "new.kv."}, &freshKeys{prefix: "new.nc."}
+		b.Run("kv", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := kb.Create(ctx, kvKeys.next(), benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOps(b)
+		})
+		b.Run("raw", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := raw.Create(ctx, rawKeys.next(), benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOps(b)
+		})
+	})
+
+	b.Run("update", func(b *testing.B) {
+		// revs holds the latest revision of every key; each side updates
+		// with it and records the revision its write got.
+		revs := make([]uint64, benchKeys)
+		for i, k := range benchKeyNames {
+			e, err := raw.Get(ctx, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			revs[i] = e.Revision()
+		}
+		b.Run("kv", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				j := i % benchKeys
+				rev, err := kb.Update(ctx, benchKeyNames[j], benchValue, revs[j])
+				if err != nil {
+					b.Fatal(err)
+				}
+				revs[j] = rev
+			}
+			reportOps(b)
+		})
+		b.Run("raw", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				j := i % benchKeys
+				rev, err := raw.Update(ctx, benchKeyNames[j], benchValue, revs[j])
+				if err != nil {
+					b.Fatal(err)
+				}
+				revs[j] = rev
+			}
+			reportOps(b)
+		})
+		b.Run("raw-get+update", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				j := i % benchKeys
+				e, err := raw.Get(ctx, benchKeyNames[j])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if e.Revision() != revs[j] {
+					b.Fatalf("key %s at revision %d, want %d", benchKeyNames[j], e.Revision(), revs[j])
+				}
+				rev, err := raw.Update(ctx, benchKeyNames[j], benchValue, e.Revision())
+				if err != nil {
+					b.Fatal(err)
+				}
+				revs[j] = rev
+			}
+			reportOps(b)
+		})
+	})
+}
+
+// BenchmarkKeys compares kv.Bucket.Keys with draining nats.go's
+// jetstream.KeyValue.ListKeys (ListKeysFiltered for a filter) in memory
+// buckets of 10k and 100k keys named "g<i%10>.<i>", so that the filter
+// "g1.>" matches a tenth of them.
+//
+// all/kv and filtered/kv are the steady state: the Store's key index is
+// built before the timer starts. all/kv-first-call makes a new Store on a
+// new connection every iteration, so each call builds the index;
+// all/raw-first-call does the same with nats.go (new connection, open the
+// bucket, list) as its baseline.
+func BenchmarkKeys(b *testing.B) {
+	ctx := benchCtx(b)
+	srv := kvtest.NewServer(b, embedded.Config{InMemory: true})
+	store := kvtest.StoreOn(b, srv)
+	js := rawJetStream(b, srv, jetstream.WithPublishAsyncMaxPending(4096))
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"10k", 10_000}, {"100k", 100_000}} {
+		b.Run(size.name, func(b *testing.B) {
+			name := "keys" + size.name
+			kb := kvtest.NewBucket(b, store, bucket.Config{Name: name, Storage: bucket.MemoryStorage})
+			loadKeys(ctx, b, js, kb, size.n)
+			raw := rawBucket(ctx, b, js, name)
+			benchKeysOf(ctx, b, srv, kb, raw, size.n)
+		})
+	}
+}
+
+// loadKeys writes the keys "g<i%10>.<i>", i < n, to kb with concurrent
+// asynchronous publishes, and waits until the bucket holds them all.
+func loadKeys(ctx context.Context, b *testing.B, js jetstream.JetStream, kb *kv.Bucket, n int) {
+	b.Helper()
+	full, err := bucket.App.Qualify(kb.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	prefix := "$KV." + full + "."
+	for i := range n {
+		if _, err := js.PublishAsync(prefix+groupKey(i), benchValue); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		b.Fatal(ctx.Err())
+	}
+	info, err := kb.Info(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if info.Values != uint64(n) {
+		b.Fatalf("bucket %s holds %d keys after loading, want %d", kb.Name(), info.Values, n)
+	}
+}
+
+func groupKey(i int) string {
+	return "g" + strconv.Itoa(i%10) + "." + strconv.Itoa(i)
+}
+
+func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv.Bucket, raw jetstream.KeyValue, n int) {
+	const filter = "g1.>"
+	b.Run("all", func(b *testing.B) {
+		b.Run("kv", func(b *testing.B) {
+			if _, err := kb.Keys(ctx, ""); err != nil { // build the index
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				keys, err := kb.Keys(ctx, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(keys) != n {
+					b.Fatalf("%d keys, want %d", len(keys), n)
+				}
+			}
+			reportOps(b)
+		})
+		b.Run("kv-first-call", func(b *testing.B) {
+			for b.Loop() {
+				got, err := firstKeys(ctx, srv, kb.Name())
+				wantKeys(b, got, err, n)
+			}
+			reportOps(b)
+		})
+		b.Run("raw", func(b *testing.B) {
+			for b.Loop() {
+				got, err := drain(raw.ListKeys(ctx))
+				wantKeys(b, got, err, n)
+			}
+			reportOps(b)
+		})
+		b.Run("raw-first-call", func(b *testing.B) {
+			for b.Loop() {
+				got, err := firstRawKeys(ctx, srv, kb.Name())
+				wantKeys(b, got, err, n)
+			}
+			reportOps(b)
+		})
+	})
+	b.Run("filtered", func(b *testing.B) {
+		b.Run("kv", func(b *testing.B) {
+			if _, err := kb.Keys(ctx, filter); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				keys, err := kb.Keys(ctx, filter)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(keys) != n/10 {
+					b.Fatalf("%d keys, want %d", len(keys), n/10)
+				}
+			}
+			reportOps(b)
+		})
+		b.Run("raw", func(b *testing.B) {
+			for b.Loop() {
+				got, err := drain(raw.ListKeysFiltered(ctx, filter))
+				wantKeys(b, got, err, n/10)
+			}
+			reportOps(b)
+		})
+	})
+}
+
+// drain reads a key lister to its end and returns the number of keys.
+func drain(l jetstream.KeyLister, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for range l.Keys() {
+		n++
+	}
+	return n, nil
+}
+
+// wantKeys fails the benchmark unless a listing of want keys succeeded.
+func wantKeys(b *testing.B, got int, err error, want int) {
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got != want {
+		b.Fatalf("%d keys, want %d", got, want)
+	}
+}
+
+// firstKeys lists the keys of bucket name through a new Store on a new
+// connection, so that the listing builds the Store's key index, and closes
+// both.
+func firstKeys(ctx context.Context, srv *embedded.Server, name string) (int, error) {
+	nc, err := srv.Connect()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	store, err := kv.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = store.Close() }()
+	kb, err := store.Bucket(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := kb.Keys(ctx, "")
+	return len(keys), err
+}
+
+// firstRawKeys is firstKeys with nats.go: a new connection, the bucket
+// opened, its keys listed.
+func firstRawKeys(ctx context.Context, srv *embedded.Server, name string) (int, error) {
+	nc, err := srv.Connect()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	full, err := bucket.App.Qualify(name)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := js.KeyValue(ctx, full)
+	if err != nil {
+		return 0, err
+	}
+	return drain(raw.ListKeys(ctx))
+}
+
+// BenchmarkPutDurability shows the price of durability: kv.Put to a file
+// bucket on a server that fsyncs every write (embedded.SyncAlways, the
+// default) and on one that fsyncs periodically
+// (embedded.SyncPeriodicLosesRecentWrites), with one writer and with 16
+// concurrent writers (fewer goroutines per core on more than 16 cores: one
+// per core at least).
+func BenchmarkPutDurability(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		d    embedded.Durability
+	}{
+		{"sync-always", embedded.SyncAlways},
+		{"sync-periodic", embedded.SyncPeriodicLosesRecentWrites},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			ctx := benchCtx(b)
+			store, _ := kvtest.NewFileStore(b, mode.d)
+			kb := kvtest.NewBucket(b, store, bucket.Config{Name: "durability", Storage: bucket.FileStorage})
+			b.Run("1writer", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportOps(b)
+			})
+			b.Run(strconv.Itoa(benchWriters)+"writers", func(b *testing.B) {
+				// RunParallel starts parallelism × GOMAXPROCS goroutines.
+				b.SetParallelism(max(1, benchWriters/runtime.GOMAXPROCS(0)))
+				var next atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := int(next.Add(1))
+						if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				reportOps(b)
+			})
+		})
+	}
+}

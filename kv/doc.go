@@ -1,0 +1,121 @@
+// Package kv is ironkv's key-value store on NATS JetStream: a Store of
+// buckets and, per bucket, Put, Create, Update (compare-and-swap), Get,
+// GetRevision, History, Delete, Purge, Keys and Watch. It is the one package
+// of ironkv that talks to JetStream.
+//
+// # Connections
+//
+// New borrows a *nats.Conn (from package embedded, or one you dialled);
+// Connect dials and owns one. kv never decides between an embedded and a
+// remote server: the program does. Every call that does I/O takes a context
+// first; without a deadline, nats.go's default JetStream timeout (5 s)
+// applies.
+//
+// # Buckets and namespaces
+//
+// A bucket is a real NATS KV bucket: stream KV_<prefix><name>, subjects
+// $KV.<prefix><name>.<key>, readable and writable by every NATS tool. A
+// Store works in one namespace (bucket.App, "APP_", unless WithNamespace
+// says otherwise); names are validated before the prefix is added, so no
+// user-supplied name reaches another namespace, and listings show only the
+// Store's namespace with the prefix stripped.
+//
+// CreateBucket fails with ErrBucketExists when the name is taken, even with
+// an identical config (JetStream's own create is idempotent; ironkv records
+// a creation id in the stream metadata to tell the two apart).
+//
+// JetStream counts headers against a stream's maximum message size, and
+// conditional writes and tombstones carry headers. So a bucket's stream is
+// created with room for them above max_value_size (256 bytes), and the
+// user's limit is kept in the stream metadata: a value of exactly
+// max_value_size is accepted by every write, conditional or not. Values are
+// checked against the limit before NATS is asked (ErrValueTooLarge); with no
+// limit, the server's max_payload less the same allowance applies.
+//
+// A bucket with a TTL is created with JetStream's limit markers
+// (LimitMarkerTTL, equal to the TTL), so that an expiry leaves a marker that
+// watchers and the key index see; Get reports an expired key as
+// ErrKeyNotFound.
+//
+// # Revisions and conditional writes
+//
+// A revision is the JetStream stream sequence of a write: it rises per
+// bucket, not per key, and the first write of a new bucket gets 1. Create
+// writes only when the key has no live value (absent, deleted or purged).
+// Update, and Delete and Purge with IfRevision, write only when the key's
+// latest revision is exactly the one given and holds a live value.
+// JetStream's compare-and-swap compares sequences only, so it would accept
+// the revision of a tombstone; kv reads the key's last message first and
+// answers ErrConflict for a tombstone. The read costs one extra round trip
+// per Update; the compare-and-swap that follows it keeps the operation
+// atomic. Conflicts are *ConflictError values carrying the key's current
+// revision when it has one.
+//
+// Delete of a key that has no value succeeds and writes a tombstone, as in
+// NATS KV. GetRevision returns only values: the revision of a tombstone is
+// ErrKeyNotFound there, and History shows it.
+//
+// # Keys
+//
+// Keys and KeysPage list live keys, sorted, optionally filtered, with
+// paging. They are served from an index of live keys per bucket, built on
+// the first listing from a headers-only ordered consumer (last message per
+// key, values never read) and kept current by the same consumer: a put adds
+// a key, a delete, purge or expiry marker removes it. Before answering, a
+// listing reads the stream's last sequence and waits until the index has
+// applied it, so a listing reflects every write that completed before it,
+// from any client. Filters walk only the part of the sorted index that their
+// literal leading tokens select.
+//
+// Why an index: nats.go's ListKeys reads the last message of every key
+// through a consumer on every call, and listing subjects through stream
+// info also lists deleted and purged keys (their markers are messages too)
+// and costs the server a full scan per call. The index pays that once per
+// bucket and Store; after that a listing of 100k keys is a walk of a B-tree.
+// It costs memory (each key plus roughly 70 bytes of overhead) and one
+// consumer per listed bucket, held until the Store is closed or the bucket
+// deleted. See BENCHMARKS.md for the figures.
+//
+// Keys that are not in ironkv's encoding (written by other NATS clients,
+// such as "a=zz") are skipped by Keys and Watch; Get cannot address them.
+//
+// # Watch
+//
+// Watch returns a Watcher, a pull object: Next(ctx) returns events until the
+// Watcher ends, and All adapts it to range. By default a Watcher delivers
+// the latest entry of every matching key (tombstones included), then one
+// EventSynced, then changes as they happen; UpdatesOnly skips the snapshot,
+// ResumeFrom replays every retained change after a revision, and
+// IncludeHistory puts every retained revision in the snapshot. The library
+// default is the snapshot, as in NATS KV; the HTTP protocol defaults to
+// updates only.
+//
+// Events flow from a JetStream ordered consumer (pull-based, so the server
+// never pushes more than the client asked for) into a bounded buffer. When
+// the reader falls behind by more than the buffer, the Watcher stops its
+// consumer and, once the reader has drained what was buffered, returns a
+// *SlowConsumerError with the last delivered revision: watch again with
+// ResumeFrom to continue with no gap and no duplicate. Nothing is dropped
+// silently and a slow reader never blocks the NATS connection. When the
+// bucket is deleted, the Watcher ends with ErrBucketNotFound.
+//
+// # Errors
+//
+// Every error matches at most one of the sentinels (ErrKeyNotFound,
+// ErrBucketNotFound, ErrBucketExists, ErrConflict, ErrInvalidKey,
+// ErrInvalidBucketName, ErrInvalidConfig, ErrValueTooLarge, ErrBucketFull,
+// ErrUnavailable, ErrSlowConsumer, ErrClosed) with errors.Is and keeps the
+// NATS error in its chain. NATS errors are classified in one function. A
+// stale revision matches both of nats.go's revision-mismatch and key-exists
+// errors; kv reports it as ErrConflict. Context errors pass through.
+//
+// # Limits
+//
+//   - A write to a bucket that another process deleted under a live handle
+//     waits for nats.go's publish retries (about half a second) before it
+//     reports ErrBucketNotFound.
+//   - A Bucket handle reads the bucket's limits when it is made; get a new
+//     handle after another process changes them.
+//   - Key indexes live as long as the Store (or until their bucket is
+//     deleted); a process that lists many huge buckets holds them all.
+package kv
