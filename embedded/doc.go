@@ -125,7 +125,8 @@
 // Start returns as soon as a node accepts connections, before it has found
 // its peers. WaitJetStream waits until it has joined the JetStream meta
 // group and is current with the meta leader, which takes a majority of the
-// nodes. Even then, for a moment the meta leader may not have heard from
+// nodes: usually well under a second on loopback, several seconds when an
+// election has to be repeated. Even then, for a moment the meta leader may not have heard from
 // every peer and refuse a replicated stream with "no suitable peers for
 // placement"; retry the create briefly.
 //
@@ -166,7 +167,8 @@
 //     opts out of it; KV buckets never do.
 //   - Config.MaxPayload (1 MiB unless set) bounds each message, and so each
 //     KV value with its headers, for every client of the server.
-//   - If ctx ends while nats-server is still recovering a large store, Start
-//     waits for that recovery step to finish before it stops the server
-//     and returns: nats-server cannot be stopped safely halfway through it.
+//   - If ctx ends or StartTimeout passes while nats-server is still
+//     recovering a large store, Start waits for that recovery step to finish
+//     before it stops the server and returns: nats-server cannot be stopped
+//     safely halfway through it.
 package embedded

@@ -43,6 +43,6 @@ func ExampleStart() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(rev, string(e.Key()), string(e.Value()))
+	fmt.Println(rev, e.Key(), string(e.Value()))
 	// Output: 1 theme dark
 }

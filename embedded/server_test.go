@@ -181,6 +181,18 @@ func TestClientListen(t *testing.T) {
 			t.Errorf("JetStream over TCP: %v", err)
 		}
 	})
+	t.Run("every interface", func(t *testing.T) {
+		s := start(t, embedded.Config{ClientListen: ":0"})
+		u := s.ClientURL()
+		if !strings.HasPrefix(u, "nats://127.0.0.1:") {
+			t.Fatalf("ClientURL = %q, want a loopback URL", u)
+		}
+		nc, err := nats.Connect(u)
+		if err != nil {
+			t.Fatalf("nats.Connect(%s): %v", u, err)
+		}
+		nc.Close()
+	})
 	t.Run("no listener", func(t *testing.T) {
 		s := start(t, embedded.Config{})
 		if u := s.ClientURL(); u != "" {
