@@ -12,6 +12,9 @@ package kvtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -109,5 +112,80 @@ func Eventually(t testing.TB, d time.Duration, msg string, cond func() bool) {
 			t.Fatalf("kvtest: %s: not true after %v", msg, d)
 		}
 		<-tick.C
+	}
+}
+
+// NewCluster starts n embedded NATS servers on loopback that form one
+// JetStream cluster, waits until JetStream is ready on every node, and shuts
+// them down when the test ends. Nodes keep their data in memory unless
+// cfg says otherwise; cfg's cluster fields are filled in per node.
+// Creating a replicated bucket right after start can still fail briefly
+// with "no suitable peers" while the meta leader hears from every peer:
+// retry it (see CreateBucketEventually).
+func NewCluster(t testing.TB, n int, cfg embedded.Config) []*embedded.Server {
+	t.Helper()
+	ports := make([]int, n)
+	routes := make([]string, n)
+	// Hold every port until all are picked, so that they differ.
+	var held []net.Listener
+	for i := range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("kvtest: pick a port: %v", err)
+		}
+		held = append(held, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+	}
+	for _, l := range held {
+		l.Close()
+	}
+	if cfg.DataDir == "" {
+		cfg.InMemory = true
+	}
+	nodes := make([]*embedded.Server, n)
+	for i := range n {
+		c := cfg
+		c.ServerName = fmt.Sprintf("node%d", i+1)
+		c.ClientListen = "127.0.0.1:0"
+		c.ClusterName = "kvtest"
+		c.ClusterListen = fmt.Sprintf("127.0.0.1:%d", ports[i])
+		c.Routes = routes
+		if cfg.DataDir != "" {
+			c.DataDir = fmt.Sprintf("%s/node%d", cfg.DataDir, i+1)
+		}
+		nodes[i] = NewServer(t, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, node := range nodes {
+		if err := node.WaitJetStream(ctx); err != nil {
+			t.Fatalf("kvtest: node %d: JetStream not ready: %v", i+1, err)
+		}
+	}
+	return nodes
+}
+
+// CreateBucketEventually creates a bucket, retrying for up to 30 s while
+// the cluster is not ready to place its replicas.
+func CreateBucketEventually(t testing.TB, store *kv.Store, cfg bucket.Config) *kv.Bucket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		b, err := store.CreateBucket(ctx, cfg)
+		if err == nil {
+			return b
+		}
+		if errors.Is(err, kv.ErrBucketExists) || errors.Is(err, kv.ErrInvalidBucketName) {
+			t.Fatalf("kvtest: create bucket %q: %v", cfg.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kvtest: create bucket %q: %v", cfg.Name, err)
+		case <-tick.C:
+		}
 	}
 }
