@@ -358,10 +358,12 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// Stop this Store's key index first: its consumer stops at once while
+	// the stream exists, and would wait out retries once it is gone.
+	s.dropIndex(s.ns.StreamName(name), ErrBucketNotFound)
 	if err := s.js.DeleteKeyValue(ctx, full); err != nil {
 		return fmt.Errorf("delete bucket %q: %w", name, classify(err))
 	}
-	s.dropIndex(s.ns.StreamName(name), ErrBucketNotFound)
 	return nil
 }
 

@@ -1,0 +1,206 @@
+// Package httpapi serves the ironkv REST API, the KV wire protocol of the
+// Ironflow platform, as an http.Handler on a kv.Store. The published Ironflow
+// SDKs (@ironflow/node, @ironflow/browser, the Go and Python clients) work
+// against it unchanged.
+//
+//	store, _ := kv.Connect(ctx, nats.DefaultURL)
+//	api := httpapi.New(store, httpapi.WithAPIKeys(os.Getenv("IRONKV_API_KEY")))
+//	defer api.Close()
+//	mux.Handle("/api/v1/kv/", http.StripPrefix("/api/v1/kv", api))
+//
+// The handler's routes are relative to "/"; mount it under a prefix with
+// http.StripPrefix (in chi or gorilla/mux too; gorilla needs UseEncodedPath
+// for keys that hold '/'). It owns no listener, registers nothing globally
+// and starts no goroutines. Close releases its cached bucket handles.
+//
+// # Routes
+//
+//	Method and path                     Request                          Success
+//	POST   /buckets                     JSON bucket config               201 bucket info
+//	GET    /buckets                     -                                200 {"buckets":[info...],"count":n}
+//	GET    /buckets/{b}                 -                                200 bucket info
+//	DELETE /buckets/{b}                 -                                204
+//	GET    /buckets/{b}/keys            ?filter= ?limit=N ?after=KEY      200 {"keys":[...],"count":n[,"next":KEY]}
+//	GET    /buckets/{b}/keys/{key...}   ?revision=N; Accept              200 entry, or the raw value
+//	PUT    /buckets/{b}/keys/{key...}   raw body; If-None-Match/If-Match 200 {"revision":N}
+//	DELETE /buckets/{b}/keys/{key...}   ?purge=true; If-Match            204
+//	GET    /buckets/{b}/history/{key...} -                               200 {"entries":[entry...]}
+//
+// GET routes answer HEAD too. The watch routes (WebSocket and Server-Sent
+// Events) are not served yet.
+//
+// A bucket config and a bucket info are the JSON of bucket.Config and
+// bucket.Info: "name", "description", "ttl_seconds", "max_value_size",
+// "max_bytes", "history", "replicas", "storage", and for an info "values",
+// "bytes" and "created_at". The config is decoded strictly: an unknown
+// field, a repeated one or one of the wrong type is a 400 that names it.
+//
+// An entry is {"key","value","revision","created_at","operation"}: value
+// is the standard base64 of the stored bytes ("" for an empty value, and
+// left out for a "delete" or "purge" tombstone in a history), created_at is
+// RFC 3339 in UTC with the server's sub-second precision, and operation is
+// "put", "delete" or "purge". A GET whose Accept header prefers
+// application/octet-stream to application/json gets the raw bytes instead.
+// Every entry answer and every PUT carry the revision as ETag: "N".
+//
+// # Keys in paths
+//
+// A key is everything after /keys/ or /history/, percent-decoded: a%2Fb and
+// a/b (two path segments) are both the key "a/b", and user%3A1 and user:1
+// both "user:1". Clients should percent-encode keys (the Go and Python SDKs
+// do); the JavaScript SDKs send them raw, which works for every key whose
+// raw form is a clean path. The handler never redirects, because a redirect
+// to the cleaned path would lose the host's mount prefix: a path with an
+// empty, "." or ".." segment (a//b, a/./b, a/../b) is a 400 that says to
+// encode the '/' of such keys as %2F, and a key may then hold "//" or
+// "/./". An empty key (.../keys/) is a 400.
+//
+// # Writes and conditions
+//
+// The PUT body is stored byte for byte whatever its Content-Type. The
+// conditional headers follow RFC 9110, with a revision as the entity tag:
+//
+//   - If-None-Match: * makes a PUT a create: it fails with 412 when the key
+//     has a live value. It is the only If-None-Match accepted, and only on PUT.
+//   - If-Match: N (or "N") makes a PUT an update and a DELETE conditional:
+//     they fail with 412 unless the key's latest revision is N and holds a
+//     value, so the revision of a tombstone is a 412 too.
+//   - Both headers at once, a header given twice, a list, a weak tag (W/"N"),
+//     If-Match: *, and a revision that is not a positive integer (If-Match: 0
+//     included) are 400s.
+//
+// A 412 carries the key's current revision in "revision" when it has one.
+// DELETE answers 204 also for a key that has no value (it writes a
+// tombstone, as kv.Bucket.Delete does); ?purge=true removes the key's
+// history too.
+//
+// Listing keys returns them sorted. With ?limit=N it returns at most N
+// keys and, when more follow, "next": the key to pass as ?after= for the
+// next page; "count" is the number of keys in this answer. A filter uses
+// the syntax of bucket.ParseFilter, and a wildcard inside a token is a 400
+// that shows the right form, such as `'*' must be a whole token, as in
+// "user.*"`.
+//
+// # Errors
+//
+// Every answer that is not 2xx carries {"error":msg,"message":msg,"code":CODE}
+// (the Go and JavaScript SDKs read "error", the Python SDK "message" and
+// "code"), plus "revision" on a 412 and "request_id" on a 500. kv errors
+// become statuses in one table:
+//
+//	kv error                                           status  code
+//	ErrInvalidKey, ErrInvalidBucketName, ErrInvalidConfig  400   invalid_argument
+//	ErrBucketNotFound                                  404     bucket_not_found
+//	ErrKeyNotFound                                     404     key_not_found
+//	ErrBucketExists                                    409     bucket_exists
+//	ErrBucketFull                                      409     bucket_full
+//	ErrConflict                                        412     conflict
+//	ErrValueTooLarge                                   413     too_large
+//	ErrUnavailable, ErrClosed                          503     unavailable (with Retry-After: 1)
+//	anything else                                      500     internal
+//
+// and the handler's own: 400 invalid_argument (malformed JSON, bad query
+// parameters or headers, unclean paths), 401 unauthorized, 403 forbidden
+// (an origin that is not allowed), 404 not_found (no such route), 405
+// method_not_allowed (with Allow), 413 too_large (a body over the limit)
+// and 503 unavailable (after Close).
+//
+// A 500 says only "internal error" and a request id (the client's
+// X-Request-Id when it is a plain token, otherwise a fresh one), which is
+// also in the X-Request-Id header; the error itself is logged with that id.
+// A panic in a route is recovered, logged with its stack and answered the
+// same way. When the client has gone away (its request context is done),
+// the handler writes a bare 499 and no body, as nginx does. A context
+// deadline of the store's own is a 503.
+//
+// Bad input is never a 5xx: malformed JSON, unknown fields, wrong types,
+// invalid names, keys and filters, conflicting headers and oversized bodies
+// are all 4xx, which a fuzz target and a table of several hundred requests
+// check.
+//
+// # Authentication
+//
+// With WithAPIKeys, every request must carry "Authorization: Bearer <key>"
+// (the scheme is case-insensitive) with one of the keys; otherwise it gets
+// 401 with WWW-Authenticate: Bearer before the store is asked anything,
+// whatever the route (unknown routes and wrong methods included, so that
+// routes cannot be probed). Keys are compared as SHA-256 digests in constant
+// time against every configured key without an early exit, so neither the
+// length of a key nor which one matched shows in the timing. Several keys
+// can be valid at once, to rotate one out. Empty keys never match, and
+// WithAPIKeys with only empty keys refuses everything: a deployment that
+// forgot to set its key is locked, not open. CORS preflights are exempt,
+// since browsers send them without credentials. Without WithAPIKeys the API
+// is open, which suits only a loopback listener.
+//
+// # Browsers (CORS)
+//
+// A request with an Origin header is checked against the allowed origins:
+// the request's own origin (Origin's host equals Host) is always allowed;
+// beyond it, WithAllowedOrigins lists them ("https://app.example.com",
+// "http://dev.example.com:*" for any port, or "*"), and without it the
+// loopback origins http://localhost:*, http://127.0.0.1:* and
+// http://[::1]:* are, so that a browser app on another local port works out
+// of the box. An origin that is not allowed gets 403 forbidden, for
+// preflights and for actual requests alike: refusing rather than only
+// withholding the CORS headers also stops cross-site "simple" requests (a
+// form POST creating a bucket on an open loopback server). An allowed
+// preflight (OPTIONS with Access-Control-Request-Method) gets 204 with the
+// methods, the requested headers echoed back (X-Ironflow-Environment,
+// If-Match, tracing headers...) and a max age of 10 minutes; other answers
+// get Access-Control-Allow-Origin and expose ETag, Retry-After,
+// X-Request-Id, WWW-Authenticate and Allow. X-Ironflow-Environment is
+// accepted and ignored.
+//
+// # Limits
+//
+// Request bodies are capped at WithMaxBodyBytes (8 MiB by default), and a
+// value also at its bucket's max_value_size (or the server's maximum
+// payload): a Content-Length over the cap is a 413 before anything is read,
+// and a body without one is cut off at the cap with a 413. A bucket config
+// is capped at 64 KiB.
+//
+// # Bucket handles
+//
+// kv.Store.Bucket asks the server, so the handler keeps a handle per
+// bucket: at most 1024, dropped as soon as any operation reports the bucket
+// missing or it is deleted through the API, and fetched again once older
+// than 5 seconds, so that a config change made by another process (a new
+// max_value_size) is seen within that time. A stale handle is replaced by
+// the first request that notices while the others keep using it, and
+// concurrent first uses of a bucket share one fetch. GET /buckets/{b} always
+// asks the server.
+//
+// # Decisions
+//
+// Where the protocol and the Ironflow SDKs are silent, the handler does what
+// users of etcd's and Consul's HTTP APIs expect:
+//
+//   - A full bucket (ErrBucketFull) is 409 bucket_full, not 507. It is not
+//     the server's fault and retrying cannot help until the client frees
+//     space or raises max_bytes; every Ironflow SDK retries 5xx answers, so a
+//     507 would have them hammer a full bucket. 409 says "the state of the
+//     resource conflicts with the request", which is what the client must
+//     resolve, and the code tells it apart from bucket_exists.
+//   - If-Match: 0 is a 400, not a 412: revisions start at 1, and a
+//     conditional delete at revision 0 must never turn into an unconditional
+//     one.
+//   - Unknown query parameters are ignored, as most HTTP APIs do; the known
+//     ones are validated.
+//   - The API key is only read from the Authorization header. A ?token=
+//     parameter is for the watch routes alone, since browsers cannot give a
+//     WebSocket headers.
+//   - Observer sees every request with its route pattern (the pattern without
+//     a method for a 405, "preflight" for a CORS preflight, "unmatched"
+//     otherwise), so that metrics have bounded labels.
+//
+// # Differences from the Ironflow SDKs
+//
+// The handler follows ironkv's design where the SDKs would allow more: the
+// namespace prefix APP_ is added by the library, so a client that sends
+// "APP_orders" (as Ironflow's documentation suggests for direct API calls)
+// gets a bucket named "APP_orders" in the APP_ namespace, listed under that
+// name. Error bodies carry "message" and "code" beside "error", and entry,
+// history and paging fields beyond Ironflow's are additions that the SDKs
+// ignore.
+package httpapi
