@@ -73,6 +73,20 @@ func (b *Bucket) Info(ctx context.Context) (bucket.Info, error) {
 	return b.s.BucketInfo(ctx, b.name)
 }
 
+// Revision returns the bucket's latest revision: the revision of the last
+// write to any of its keys, 0 for a bucket never written. It returns
+// ErrBucketNotFound and ErrUnavailable.
+func (b *Bucket) Revision(ctx context.Context) (uint64, error) {
+	if err := b.s.check(); err != nil {
+		return 0, err
+	}
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("revision of bucket %q: %w", b.name, classify(err))
+	}
+	return info.State.LastSeq, nil
+}
+
 func (b *Bucket) encode(key string) (string, error) {
 	if err := b.s.check(); err != nil {
 		return "", err
@@ -352,7 +366,7 @@ func (b *Bucket) streamGone(err error, wg *sync.WaitGroup, end func(error)) bool
 	if errNoStream(err) {
 		return true
 	}
-	if !errors.Is(err, jetstream.ErrConsumerDeleted) {
+	if !errors.Is(err, jetstream.ErrConsumerDeleted) && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 		return false
 	}
 	wg.Add(1)
@@ -365,4 +379,31 @@ func (b *Bucket) streamGone(err error, wg *sync.WaitGroup, end func(error)) bool
 		}
 	}()
 	return false
+}
+
+// consumerHeartbeat is how often the server tells an idle consumer of kv's
+// that it is alive; two missed heartbeats make kv check that the bucket
+// still exists.
+const consumerHeartbeat = 5 * time.Second
+
+// consumerInactiveThreshold is how long the server keeps a consumer of
+// kv's (watcher or key index) that nobody pulls from: the consumers of a
+// process that died without closing them go away after it.
+const consumerInactiveThreshold = 30 * time.Second
+
+// deleteConsumer removes a stopped consumer from the server at once, so
+// that closed watchers leave nothing behind. Errors are ignored: the
+// consumer may be gone with its bucket, and the inactivity threshold
+// collects it otherwise.
+func (b *Bucket) deleteConsumer(c jetstream.Consumer) {
+	if c == nil {
+		return
+	}
+	ci := c.CachedInfo()
+	if ci == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = b.stream.DeleteConsumer(ctx, ci.Name)
 }

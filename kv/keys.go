@@ -62,6 +62,8 @@ type keyIndex struct {
 	stream string
 	prefix string
 	cc     jetstream.ConsumeContext
+	cons   jetstream.Consumer
+	b      *Bucket
 
 	mu      sync.RWMutex
 	tree    *btree.BTreeG[string]
@@ -121,14 +123,15 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 		return nil
 	}
 	cons, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{ix.prefix + ">"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-		HeadersOnly:    true,
+		FilterSubjects:    []string{ix.prefix + ">"},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		HeadersOnly:       true,
+		InactiveThreshold: consumerInactiveThreshold,
 	})
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(ix.apply, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	cc, err := cons.Consume(ix.apply, jetstream.PullHeartbeat(consumerHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		ix.mu.Lock()
 		gone := ix.err == nil && b.streamGone(err, &ix.checks, ix.stop)
 		ix.mu.Unlock()
@@ -140,7 +143,7 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 		return err
 	}
 	ix.mu.Lock()
-	ix.cc = cc
+	ix.cc, ix.cons, ix.b = cc, cons, b
 	stopped := ix.err != nil
 	ix.mu.Unlock()
 	if stopped {
@@ -181,7 +184,7 @@ func (ix *keyIndex) stop(err error) {
 	if ix.err == nil {
 		ix.err = err
 	}
-	cc := ix.cc
+	cc, cons, b := ix.cc, ix.cons, ix.b
 	if ix.wake != nil {
 		close(ix.wake)
 		ix.wake = nil
@@ -190,6 +193,7 @@ func (ix *keyIndex) stop(err error) {
 	if cc != nil {
 		cc.Stop()
 		<-cc.Closed()
+		b.deleteConsumer(cons)
 	}
 }
 
@@ -267,11 +271,34 @@ func (ix *keyIndex) list(f bucket.Filter, after string, limit int) Page {
 		prefix = strings.Join(lp, ".") + "."
 		start = max(start, prefix)
 	}
+	// The index holds only valid keys (DecodeKey checked them), so a filter
+	// that is a literal prefix followed by ">", or matches every key, selects
+	// exactly the keys that start with prefix: matching each key again would
+	// only repeat the validation of every key.
+	match := f.String() != prefix+">"
+	// Size the page up front: growing it by appending allocates several
+	// times the final size, which is what large listings spend most on.
+	switch {
+	case limit > 0:
+		p.Keys = make([]string, 0, min(limit, ix.tree.Len()))
+	case !match && prefix == "": // every key
+		p.Keys = make([]string, 0, ix.tree.Len())
+	case !match: // every key under prefix: count them, which costs less than growing
+		n := 0
+		ix.tree.AscendGreaterOrEqual(start, func(k string) bool {
+			if !strings.HasPrefix(k, prefix) {
+				return false
+			}
+			n++
+			return true
+		})
+		p.Keys = make([]string, 0, n)
+	}
 	ix.tree.AscendGreaterOrEqual(start, func(k string) bool {
 		if !strings.HasPrefix(k, prefix) {
 			return false
 		}
-		if k == after || !f.Match(k) {
+		if k == after || match && !f.Match(k) {
 			return true
 		}
 		if limit > 0 && len(p.Keys) == limit {

@@ -47,8 +47,29 @@ type Store struct {
 
 	closed atomic.Bool
 
-	mu      sync.Mutex
-	indexes map[string]*keyIndex // by stream name
+	mu       sync.Mutex
+	indexes  map[string]*keyIndex             // by stream name
+	watchers map[string]map[*Watcher]struct{} // by stream name
+}
+
+// track adds (or removes) a running Watcher, so that DeleteBucket can end
+// the watchers of the bucket at once.
+func (s *Store) track(stream string, w *Watcher, running bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.watchers[stream]
+	if running {
+		if set == nil {
+			set = map[*Watcher]struct{}{}
+			s.watchers[stream] = set
+		}
+		set[w] = struct{}{}
+		return
+	}
+	delete(set, w)
+	if len(set) == 0 {
+		delete(s.watchers, stream)
+	}
 }
 
 type options struct {
@@ -113,7 +134,7 @@ func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	return &Store{nc: nc, js: js, ns: o.ns, opts: o, indexes: map[string]*keyIndex{}}, nil
+	return &Store{nc: nc, js: js, ns: o.ns, opts: o, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
 }
 
 // Connect dials NATS at urls (comma-separated, as nats.Connect takes them),
@@ -363,6 +384,17 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	s.dropIndex(s.ns.StreamName(name), ErrBucketNotFound)
 	if err := s.js.DeleteKeyValue(ctx, full); err != nil {
 		return fmt.Errorf("delete bucket %q: %w", name, classify(err))
+	}
+	// This Store's watchers of the bucket end now; those of other
+	// processes find out from their consumers.
+	s.mu.Lock()
+	var ws []*Watcher
+	for w := range s.watchers[s.ns.StreamName(name)] {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.fail(ErrBucketNotFound)
 	}
 	return nil
 }

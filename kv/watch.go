@@ -90,6 +90,7 @@ type Watcher struct {
 	filter bucket.Filter
 	events chan Event
 	done   chan struct{}
+	cons   jetstream.Consumer
 	cc     jetstream.ConsumeContext
 
 	mu       sync.Mutex
@@ -132,6 +133,9 @@ func (b *Bucket) Watch(ctx context.Context, filter string, opts ...WatchOption) 
 		FilterSubjects: []string{b.prefix + f.Subject()},
 		HeadersOnly:    o.metaOnly,
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		// Close deletes the consumer; the threshold only collects the
+		// consumers of processes that died.
+		InactiveThreshold: consumerInactiveThreshold,
 	}
 	w := &Watcher{b: b, filter: f, events: make(chan Event, o.buffer), done: make(chan struct{})}
 	switch {
@@ -159,11 +163,12 @@ func (b *Bucket) Watch(ctx context.Context, filter string, opts ...WatchOption) 
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	cc, err := cons.Consume(w.handle, jetstream.ConsumeErrHandler(w.consumeErr))
+	cc, err := cons.Consume(w.handle, jetstream.ConsumeErrHandler(w.consumeErr), jetstream.PullHeartbeat(consumerHeartbeat))
 	if err != nil {
 		return nil, b.watchErr(ctx, filter, err)
 	}
-	w.cc = cc
+	b.s.track(b.stream.CachedInfo().Config.Name, w, true)
+	w.cc, w.cons = cc, cons
 	if !w.synced {
 		if ci := cons.CachedInfo(); ci != nil {
 			w.pending = ci.NumPending
@@ -241,6 +246,7 @@ func (w *Watcher) end(err error) {
 	w.err = err
 	if w.cc != nil {
 		w.cc.Stop()
+		w.b.s.track(w.b.stream.CachedInfo().Config.Name, w, false)
 	}
 	close(w.done)
 }
@@ -315,6 +321,7 @@ func (w *Watcher) Close() error {
 		w.mu.Unlock()
 		<-w.cc.Closed()
 		w.checks.Wait()
+		w.b.deleteConsumer(w.cons)
 	})
 	return nil
 }

@@ -1,0 +1,148 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync"
+
+	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/kv"
+)
+
+// Subscription is one subscriber's view of a bucket's changes: a pull
+// object like kv.Watcher, read by one goroutine with Next, and closed with
+// Close.
+type Subscription struct {
+	up     *upstream
+	filter bucket.Filter
+	events chan kv.Event // live events, filled by the upstream
+	done   chan struct{} // closed when the upstream ended the subscription
+
+	// Used by the reader only.
+	skipTo uint64 // live events up to here were covered by the replay
+	last   uint64 // last revision returned by Next
+
+	mu     sync.Mutex
+	replay *kv.Watcher // private snapshot or replay, until its synced event
+	reason error       // why the subscription was ended
+	closed bool
+}
+
+func (s *Subscription) replaying() *kv.Watcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replay
+}
+
+// endReplay closes the private replay watcher, if any.
+func (s *Subscription) endReplay() {
+	s.mu.Lock()
+	r := s.replay
+	s.replay = nil
+	s.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
+}
+
+// finish ends the subscription with reason, once.
+func (s *Subscription) finish(reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reason != nil {
+		return
+	}
+	s.reason = reason
+	close(s.done)
+}
+
+// Next returns the next event: replayed or snapshot entries and one
+// kv.EventSynced first when asked for, then live updates, each revision
+// once and in order. When the subscription ends it returns, after the
+// events it still holds: a *kv.SlowConsumerError (kv.ErrSlowConsumer) whose
+// LastRevision is the revision of the last event Next returned, to resume
+// from with Since; kv.ErrBucketNotFound when the bucket was deleted; or
+// kv.ErrClosed after Close. It returns ctx's error when ctx ends first.
+func (s *Subscription) Next(ctx context.Context) (kv.Event, error) {
+	if r := s.replaying(); r != nil {
+		ev, err := r.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return kv.Event{}, err
+			}
+			s.endReplay()
+			s.finish(err)
+			return kv.Event{}, s.endErr()
+		}
+		if ev.Kind == kv.EventSynced {
+			s.skipTo = ev.Revision
+			s.endReplay()
+		}
+		s.last = max(s.last, ev.Revision)
+		return ev, nil
+	}
+	for {
+		var ev kv.Event
+		select {
+		case ev = <-s.events:
+		default:
+			select {
+			case ev = <-s.events:
+			case <-s.done:
+				select {
+				case ev = <-s.events:
+				default:
+					return kv.Event{}, s.endErr()
+				}
+			case <-ctx.Done():
+				return kv.Event{}, ctx.Err()
+			}
+		}
+		if ev.Revision <= s.skipTo {
+			continue // the replay delivered it
+		}
+		s.last = ev.Revision
+		return ev, nil
+	}
+}
+
+func (s *Subscription) endErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(s.reason, kv.ErrSlowConsumer) {
+		return &kv.SlowConsumerError{LastRevision: s.last}
+	}
+	return s.reason
+}
+
+// All returns an iterator over the subscription's events, for use with
+// range; it stops after yielding the first error.
+func (s *Subscription) All(ctx context.Context) iter.Seq2[kv.Event, error] {
+	return func(yield func(kv.Event, error) bool) {
+		for {
+			ev, err := s.Next(ctx)
+			if !yield(ev, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Close ends the subscription; Next then returns the events it still holds
+// and kv.ErrClosed. The bucket's upstream watch stops after its last
+// subscription closes. Close is idempotent and safe to call while another
+// goroutine is in Next.
+func (s *Subscription) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.endReplay()
+	s.up.leave(s)
+	s.finish(kv.ErrClosed)
+	s.up.hub.release(s.up)
+}
