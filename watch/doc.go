@@ -29,5 +29,11 @@
 // When the upstream itself falls behind (the process could not keep up), the
 // hub resumes it from the last revision it dispatched, without a gap.
 //
+// Subscribers see every revision the bucket retains. A bucket that keeps
+// one revision per key (history 1, the default) may replace a value before
+// the upstream has read it; the replaced revision is then gone from the
+// stream and no watcher sees it, only the newer one, as with any JetStream
+// consumer. Keep a longer history where every intermediate value matters.
+//
 // The package never imports nats-server.
 package watch
