@@ -444,8 +444,9 @@ func firstRawKeys(ctx context.Context, srv *embedded.Server, name string) (int, 
 // bucket on a server that fsyncs every write (embedded.SyncAlways, the
 // default) and on one that fsyncs periodically
 // (embedded.SyncPeriodicLosesRecentWrites), with one writer and with 16
-// concurrent writers (fewer goroutines per core on more than 16 cores: one
-// per core at least).
+// concurrent writers. RunParallel runs a multiple of GOMAXPROCS goroutines:
+// 16 where GOMAXPROCS divides 16, else the largest multiple below 16, and
+// one per core beyond 16 cores.
 func BenchmarkPutDurability(b *testing.B) {
 	for _, mode := range []struct {
 		name string

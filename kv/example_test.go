@@ -112,9 +112,6 @@ func ExampleBucket_Watch() {
 	}
 	defer w.Close()
 
-	config.Put(ctx, "feature.beta", []byte("off"))
-	config.Delete(ctx, "feature.dark-mode")
-
 	n := 0
 	for ev, err := range w.All(ctx) {
 		if err != nil {
@@ -123,6 +120,9 @@ func ExampleBucket_Watch() {
 		switch ev.Kind {
 		case kv.EventSynced:
 			fmt.Println("-- synced; live from here")
+			// Change things once the snapshot is in.
+			config.Put(ctx, "feature.beta", []byte("off"))
+			config.Delete(ctx, "feature.dark-mode")
 		case kv.EventUpdate:
 			fmt.Println(ev.Entry.Op, ev.Entry.Key, string(ev.Entry.Value))
 		}

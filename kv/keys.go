@@ -131,7 +131,7 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(ix.apply, jetstream.PullHeartbeat(consumerHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	cc, err := cons.Consume(ix.apply, jetstream.PullHeartbeat(consumerHeartbeat), jetstream.PullMaxMessages(4096), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		ix.mu.Lock()
 		gone := ix.err == nil && b.streamGone(err, &ix.checks, ix.stop)
 		ix.mu.Unlock()

@@ -93,13 +93,12 @@ type Watcher struct {
 	cons   jetstream.Consumer
 	cc     jetstream.ConsumeContext
 
-	mu       sync.Mutex
-	err      error  // terminal error, set once before done is closed
-	synced   bool   // EventSynced sent (or not wanted)
-	received uint64 // snapshot messages received
-	pending  uint64 // snapshot messages expected, from the consumer's creation
-	floor    uint64 // stream revision the snapshot covers at least
-	last     uint64 // last revision put in the buffer
+	mu     sync.Mutex
+	err    error  // terminal error, set once before done is closed
+	synced bool   // EventSynced sent (or not wanted)
+	start  uint64 // the stream's last revision when the Watcher started
+	floor  uint64 // stream revision the snapshot covers at least
+	last   uint64 // last revision put in the buffer
 
 	closeOnce sync.Once
 	checks    sync.WaitGroup // bucket-existence checks in flight
@@ -155,7 +154,8 @@ func (b *Bucket) Watch(ctx context.Context, filter string, opts ...WatchOption) 
 		if err != nil {
 			return nil, b.watchErr(ctx, filter, err)
 		}
-		w.floor = max(w.floor, info.State.LastSeq)
+		w.start = info.State.LastSeq
+		w.floor = max(w.floor, w.start)
 	}
 	cons, err := b.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
@@ -170,10 +170,7 @@ func (b *Bucket) Watch(ctx context.Context, filter string, opts ...WatchOption) 
 	b.s.track(b.stream.CachedInfo().Config.Name, w, true)
 	w.cc, w.cons = cc, cons
 	if !w.synced {
-		if ci := cons.CachedInfo(); ci != nil {
-			w.pending = ci.NumPending
-		}
-		if w.pending == 0 {
+		if ci := cons.CachedInfo(); ci != nil && ci.NumPending == 0 {
 			w.sync()
 		}
 	}
@@ -195,9 +192,15 @@ func (w *Watcher) handle(m jetstream.Msg) {
 	if w.err != nil {
 		return
 	}
+	seq := md.Sequence.Stream
+	if !w.synced && seq > w.start {
+		// A write made after the Watcher started: the snapshot is over,
+		// even if some of its messages were replaced before delivery.
+		w.sync()
+	}
 	if k, ok := strings.CutPrefix(m.Subject(), w.b.prefix); ok {
 		if key, err := bucket.DecodeKey(k); err == nil {
-			e := Entry{Bucket: w.b.name, Key: key, Revision: md.Sequence.Stream, Created: md.Timestamp, Op: opOf(m.Headers())}
+			e := Entry{Bucket: w.b.name, Key: key, Revision: seq, Created: md.Timestamp, Op: opOf(m.Headers())}
 			if e.Op == OpPut {
 				e.Value = m.Data()
 			}
@@ -209,9 +212,8 @@ func (w *Watcher) handle(m jetstream.Msg) {
 		// client) is skipped.
 	}
 	if !w.synced {
-		w.received++
-		w.floor = max(w.floor, md.Sequence.Stream)
-		if md.NumPending == 0 || w.received >= w.pending {
+		w.floor = max(w.floor, seq)
+		if md.NumPending == 0 {
 			w.sync()
 		}
 	}
