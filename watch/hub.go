@@ -135,7 +135,7 @@ func (h *Hub) Subscribe(ctx context.Context, bucketName, filter string, opts ...
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscription{up: up, filter: f, events: make(chan kv.Event, h.buffer), done: make(chan struct{})}
+	s := &Subscription{up: up, filter: f, limit: h.buffer, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	// Join the live stream first, so that the replay below and the live
 	// events overlap rather than leave a gap.
 	pos, ok := up.join(s)

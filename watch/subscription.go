@@ -16,8 +16,12 @@ import (
 type Subscription struct {
 	up     *upstream
 	filter bucket.Filter
-	events chan kv.Event // live events, filled by the upstream
-	done   chan struct{} // closed when the upstream ended the subscription
+	limit  int           // most live events held for the reader
+	notify chan struct{} // signalled when an event is queued
+	done   chan struct{} // closed when the subscription ended
+
+	qmu sync.Mutex
+	q   []kv.Event // live events, filled by the upstream; grown on demand
 
 	// Used by the reader only.
 	skipTo uint64 // live events up to here were covered by the replay
@@ -83,16 +87,13 @@ func (s *Subscription) Next(ctx context.Context) (kv.Event, error) {
 		return ev, nil
 	}
 	for {
-		var ev kv.Event
-		select {
-		case ev = <-s.events:
-		default:
+		ev, ok := s.take()
+		if !ok {
 			select {
-			case ev = <-s.events:
+			case <-s.notify:
+				continue
 			case <-s.done:
-				select {
-				case ev = <-s.events:
-				default:
+				if ev, ok = s.take(); !ok {
 					return kv.Event{}, s.endErr()
 				}
 			case <-ctx.Done():
@@ -105,6 +106,40 @@ func (s *Subscription) Next(ctx context.Context) (kv.Event, error) {
 		s.last = ev.Revision
 		return ev, nil
 	}
+}
+
+// offer queues a live event without blocking; it reports false when the
+// queue is full. The queue grows as it fills and is released when the
+// reader empties it, so an idle subscription holds no buffer.
+func (s *Subscription) offer(ev kv.Event) bool {
+	s.qmu.Lock()
+	if len(s.q) >= s.limit {
+		s.qmu.Unlock()
+		return false
+	}
+	s.q = append(s.q, ev)
+	s.qmu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take pops the oldest queued event.
+func (s *Subscription) take() (kv.Event, bool) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if len(s.q) == 0 {
+		return kv.Event{}, false
+	}
+	ev := s.q[0]
+	s.q[0] = kv.Event{}
+	s.q = s.q[1:]
+	if len(s.q) == 0 {
+		s.q = nil
+	}
+	return ev, true
 }
 
 func (s *Subscription) endErr() error {

@@ -95,9 +95,7 @@ func (up *upstream) dispatch(ev kv.Event) {
 	up.pos = ev.Revision
 	var slow []*Subscription
 	up.subs.match(ev.Entry.Key, func(s *Subscription) {
-		select {
-		case s.events <- ev:
-		default:
+		if !s.offer(ev) {
 			slow = append(slow, s)
 		}
 	})
