@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -53,6 +54,7 @@ type watchOpts struct {
 	resumeSet      bool
 	includeHistory bool
 	metaOnly       bool
+	paced          bool
 	buffer         int
 }
 
@@ -75,6 +77,12 @@ func IncludeHistory() WatchOption { return func(o *watchOpts) { o.includeHistory
 // MetaOnly makes a Watcher deliver entries without their values.
 func MetaOnly() WatchOption { return func(o *watchOpts) { o.metaOnly = true } }
 
+// Paced makes a Watcher read from NATS only as fast as Next is called: the
+// server keeps what the reader has not taken yet, so a paced Watcher never
+// ends as a slow consumer. Use it to replay long histories to a reader of
+// its own pace; a paced Watcher's Next must be called by one goroutine.
+func Paced() WatchOption { return func(o *watchOpts) { o.paced = true } }
+
 // WatchBuffer sets how many events the Watcher holds for a slow reader
 // before it ends with ErrSlowConsumer (default: the Store's WithWatchBuffer,
 // 1024).
@@ -91,7 +99,8 @@ type Watcher struct {
 	events chan Event
 	done   chan struct{}
 	cons   jetstream.Consumer
-	cc     jetstream.ConsumeContext
+	cc     jetstream.ConsumeContext  // push-style delivery, or
+	it     jetstream.MessagesContext // paced delivery
 
 	mu     sync.Mutex
 	err    error  // terminal error, set once before done is closed
@@ -163,12 +172,25 @@ func (b *Bucket) Watch(ctx context.Context, filter string, opts ...WatchOption) 
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	cc, err := cons.Consume(w.handle, jetstream.ConsumeErrHandler(w.consumeErr), jetstream.PullHeartbeat(consumerHeartbeat))
-	if err != nil {
-		return nil, b.watchErr(ctx, filter, err)
+	if o.paced {
+		// At most a synced event and an update are buffered at a time.
+		w.events = make(chan Event, 2)
+		// nats.go's default pull size: with very small pulls its ordered
+		// iterator was seen to stall until a missed heartbeat reset it.
+		it, err := cons.Messages(jetstream.PullHeartbeat(consumerHeartbeat))
+		if err != nil {
+			return nil, b.watchErr(ctx, filter, err)
+		}
+		w.it = it
+	} else {
+		cc, err := cons.Consume(w.handle, jetstream.ConsumeErrHandler(w.consumeErr), jetstream.PullHeartbeat(consumerHeartbeat))
+		if err != nil {
+			return nil, b.watchErr(ctx, filter, err)
+		}
+		w.cc = cc
 	}
 	b.s.track(b.stream.CachedInfo().Config.Name, w, true)
-	w.cc, w.cons = cc, cons
+	w.cons = cons
 	if !w.synced {
 		if ci := cons.CachedInfo(); ci != nil && ci.NumPending == 0 {
 			w.sync()
@@ -246,8 +268,13 @@ func (w *Watcher) end(err error) {
 		return
 	}
 	w.err = err
-	if w.cc != nil {
+	switch {
+	case w.cc != nil:
 		w.cc.Stop()
+	case w.it != nil:
+		w.it.Stop()
+	}
+	if w.cons != nil {
 		w.b.s.track(w.b.stream.CachedInfo().Config.Name, w, false)
 	}
 	close(w.done)
@@ -283,6 +310,9 @@ func (w *Watcher) Next(ctx context.Context) (Event, error) {
 		return ev, nil
 	default:
 	}
+	if w.it != nil {
+		return w.nextPaced(ctx)
+	}
 	select {
 	case ev := <-w.events:
 		return ev, nil
@@ -297,6 +327,41 @@ func (w *Watcher) Next(ctx context.Context) (Event, error) {
 		return Event{}, w.err
 	case <-ctx.Done():
 		return Event{}, ctx.Err()
+	}
+}
+
+// nextPaced fetches messages one by one until one yields an event.
+func (w *Watcher) nextPaced(ctx context.Context) (Event, error) {
+	for {
+		select {
+		case ev := <-w.events:
+			return ev, nil
+		case <-w.done:
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return Event{}, w.err
+		default:
+		}
+		m, err := w.it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return Event{}, ctx.Err()
+			}
+			w.mu.Lock()
+			if errNoStream(err) {
+				w.end(fmt.Errorf("watch bucket %q: %w: %w", w.b.name, ErrBucketNotFound, err))
+			} else if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				w.end(fmt.Errorf("watch bucket %q: %w", w.b.name, classify(err)))
+			}
+			w.mu.Unlock()
+			select {
+			case <-w.done:
+			case <-ctx.Done():
+				return Event{}, ctx.Err()
+			}
+			continue
+		}
+		w.handle(m)
 	}
 }
 
@@ -321,7 +386,9 @@ func (w *Watcher) Close() error {
 		w.mu.Lock()
 		w.end(ErrClosed)
 		w.mu.Unlock()
-		<-w.cc.Closed()
+		if w.cc != nil {
+			<-w.cc.Closed()
+		}
 		w.checks.Wait()
 		w.b.deleteConsumer(w.cons)
 	})

@@ -257,3 +257,37 @@ func TestWatchContext(t *testing.T) {
 	b.Put(ctx, "k", []byte("v"))
 	expectUpdate(t, ctx, w, "k", kv.OpPut, "v")
 }
+
+// TestWatchPaced replays a history far longer than the buffer to a reader
+// that takes its time: a paced Watcher never overflows.
+func TestWatchPaced(t *testing.T) {
+	ctx := ctxT(t)
+	store := kvtest.NewStore(t)
+	b := kvtest.NewBucket(t, store, bucket.Config{Name: "paced", History: 64})
+	for i := range 500 {
+		if _, err := b.Put(ctx, fmt.Sprintf("k%d", i%10), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := b.Watch(ctx, "", kv.ResumeFrom(0), kv.Paced(), kv.WatchBuffer(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for want := uint64(1); want <= 500; want++ {
+		ev := next(t, ctx, w)
+		if ev.Kind != kv.EventUpdate || ev.Revision != want {
+			t.Fatalf("event %+v, want revision %d", ev, want)
+		}
+	}
+	expectSynced(t, ctx, w, 500)
+	b.Put(ctx, "live", []byte("x"))
+	expectUpdate(t, ctx, w, "live", kv.OpPut, "x")
+	// Close from another goroutine ends a Next that waits.
+	done := make(chan error, 1)
+	go func() { _, err := w.Next(ctx); done <- err }()
+	w.Close()
+	if err := <-done; !errors.Is(err, kv.ErrClosed) {
+		t.Fatalf("Next during Close = %v", err)
+	}
+}

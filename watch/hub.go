@@ -145,7 +145,9 @@ func (h *Hub) Subscribe(ctx context.Context, bucketName, filter string, opts ...
 	}
 	s.last = pos
 	if o.snapshot || o.sinceSet {
-		wopts := []kv.WatchOption{kv.WatchBuffer(h.buffer)}
+		// Paced: a long replay goes at the reader's pace instead of
+		// overflowing a buffer.
+		wopts := []kv.WatchOption{kv.Paced(), kv.WatchBuffer(h.buffer)}
 		if o.sinceSet {
 			wopts = append(wopts, kv.ResumeFrom(o.since))
 			s.last = o.since
