@@ -32,9 +32,22 @@ func (k *apiKeys) check(r *http.Request) bool {
 		return true
 	}
 	token, ok := bearer(r.Header.Get("Authorization"))
-	if !ok {
-		return false
+	return ok && k.match(token)
+}
+
+// checkStream is check for the watch routes, which also accept the key as
+// ?token=, since browsers cannot give a WebSocket or an EventSource
+// headers.
+func (k *apiKeys) checkStream(r *http.Request) bool {
+	if k.check(r) {
+		return true
 	}
+	token := query(r, "token")
+	return token != "" && k.match(token)
+}
+
+// match reports whether token is one of the keys.
+func (k *apiKeys) match(token string) bool {
 	d := sha256.Sum256([]byte(token))
 	match := 0
 	for i := range k.digests {
@@ -69,3 +82,7 @@ func bearer(h string) (string, bool) {
 // errUnauthorized is the answer to a request without a valid key.
 var errUnauthorized = &apiError{http.StatusUnauthorized, codeUnauthorized,
 	`missing or invalid API key; send it as "Authorization: Bearer <key>"`}
+
+// errUnauthorizedStream is errUnauthorized for the watch routes.
+var errUnauthorizedStream = &apiError{http.StatusUnauthorized, codeUnauthorized,
+	`missing or invalid API key; send it as "Authorization: Bearer <key>" or as ?token=<key>`}

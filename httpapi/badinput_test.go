@@ -50,6 +50,7 @@ func TestBadInput(t *testing.T) {
 			{"GET", "/buckets/" + name}, {"DELETE", "/buckets/" + name}, {"GET", "/buckets/" + name + "/keys"},
 			{"GET", "/buckets/" + name + "/keys/k"}, {"PUT", "/buckets/" + name + "/keys/k"},
 			{"DELETE", "/buckets/" + name + "/keys/k"}, {"GET", "/buckets/" + name + "/history/k"},
+			{"GET", "/buckets/" + name + "/watch"}, {"GET", "/buckets/" + name + "/events"},
 		} {
 			add(400, "invalid_argument", r.method, r.path, "v")
 		}
@@ -88,6 +89,18 @@ func TestBadInput(t *testing.T) {
 		"filter=%3E.a", "filter=.", "filter=a.%3E.b", "filter=%00", "filter=" + url.QueryEscape(strings.Repeat("f", 1025))} {
 		add(400, "invalid_argument", "GET", "/buckets/b/keys?"+q, "")
 	}
+	for _, q := range []string{"key=user-*", "key=a..b", "key=*x", "key=%3E.a", "key=.", "key=%00",
+		"since=-1", "since=x", "since=", "since=1.5", "since=18446744073709551616", "since=%2B1",
+		"snapshot=maybe", "snapshot=2", "snapshot=true&since=1", "snapshot=1&since=0"} {
+		// Checked before the upgrade or the first byte.
+		add(400, "invalid_argument", "GET", "/buckets/b/watch?"+q, "")
+		add(400, "invalid_argument", "GET", "/buckets/b/events?"+q, "")
+	}
+	for _, id := range []string{"x", "-1", "1.0", "18446744073709551616", "+1"} {
+		add(400, "invalid_argument", "GET", "/buckets/b/events", "", "Last-Event-ID: "+id)
+	}
+	add(404, "bucket_not_found", "GET", "/buckets/nope/events", "")
+	add(426, "invalid_argument", "GET", "/buckets/b/watch", "")
 	for _, q := range []string{"purge=maybe", "purge=yes", "purge=2"} {
 		add(400, "invalid_argument", "DELETE", "/buckets/b/keys/k?"+q, "")
 	}
@@ -97,6 +110,7 @@ func TestBadInput(t *testing.T) {
 		{"DELETE", "/buckets"}, {"PUT", "/buckets/b"}, {"PATCH", "/buckets/b"}, {"POST", "/buckets/b/keys"},
 		{"PUT", "/buckets/b/keys"}, {"POST", "/buckets/b/keys/k"}, {"PATCH", "/buckets/b/keys/k"},
 		{"DELETE", "/buckets/b/history/k"}, {"CONNECTX", "/buckets"},
+		{"POST", "/buckets/b/watch"}, {"PUT", "/buckets/b/events"}, {"DELETE", "/buckets/b/watch"},
 	} {
 		add(405, "method_not_allowed", r.method, r.path, "")
 	}

@@ -10,8 +10,13 @@
 //
 // The handler's routes are relative to "/"; mount it under a prefix with
 // http.StripPrefix (in chi or gorilla/mux too; gorilla needs UseEncodedPath
-// for keys that hold '/'). It owns no listener, registers nothing globally
-// and starts no goroutines. Close releases its cached bucket handles.
+// for keys that hold '/'). It owns no listener and registers nothing
+// globally. It starts goroutines only for watch connections (one per
+// WebSocket beside the request's own) and, through its watch.Hub, one per
+// watched bucket. Close ends the watch connections, closes the Hub it made
+// and releases its cached bucket handles; call it from
+// http.Server.RegisterOnShutdown, since Shutdown neither ends hijacked
+// WebSockets nor waits for SSE streams to end by themselves.
 //
 // # Routes
 //
@@ -25,9 +30,10 @@
 //	PUT    /buckets/{b}/keys/{key...}   raw body; If-None-Match/If-Match 200 {"revision":N}
 //	DELETE /buckets/{b}/keys/{key...}   ?purge=true; If-Match            204
 //	GET    /buckets/{b}/history/{key...} -                               200 {"entries":[entry...]}
+//	GET    /buckets/{b}/watch           WebSocket; ?key= ?snapshot= ?since= 101, then frames
+//	GET    /buckets/{b}/events          ?key= ?snapshot= ?since=; Last-Event-ID  200 text/event-stream
 //
-// GET routes answer HEAD too. The watch routes (WebSocket and Server-Sent
-// Events) are not served yet.
+// GET routes answer HEAD too, except the WebSocket one.
 //
 // A bucket config and a bucket info are the JSON of bucket.Config and
 // bucket.Info: "name", "description", "ttl_seconds", "max_value_size",
@@ -81,6 +87,80 @@
 // that shows the right form, such as `'*' must be a whole token, as in
 // "user.*"`.
 //
+// # Watch
+//
+// The watch routes stream the changes of a bucket that match ?key= (a
+// filter as in bucket.ParseFilter: "user.*", "orders.>", an exact key;
+// absent, "" or ">" for all). Every client of a bucket shares one upstream
+// JetStream consumer through a watch.Hub, whatever the clients' filters, so
+// ten thousand browser tabs cost the NATS server one consumer. By default a
+// client gets the changes made after it connected; with ?snapshot=true it
+// first gets the current entry of each matching key (tombstones included),
+// in revision order, then one kv_synced; with ?since=N (N >= 0) every
+// retained change after revision N, then one kv_synced. Live changes follow
+// with no gap and no duplicate, and revisions strictly increase. ?snapshot
+// and ?since together are a 400.
+//
+// WebSocket frames are JSON text messages, Ironflow's byte for byte:
+//
+//	{"type":"kv_update","bucket":B,"key":K,"value":BASE64,"revision":N,"operation":"put"}
+//	{"type":"kv_update","bucket":B,"key":K,"revision":N,"operation":"delete"}   (or "purge"; no value)
+//	{"type":"kv_synced","revision":N}   (only after ?snapshot=true or ?since=N)
+//	{"type":"error","message":M}        (then the close)
+//
+// The server sends nothing else unasked (the Ironflow Go SDK takes any
+// unknown frame for an update). Keepalive is WebSocket ping/pong only: a
+// ping every 30 seconds (WithKeepalive), and a connection whose pong does
+// not come within as long is closed. A watch ends with an error frame and a
+// close code:
+//
+//	slow consumer    error "slow consumer; resume from N", close 1013 "slow consumer; resume from N"
+//	bucket deleted   error "bucket \"B\" was deleted", close 1000 "bucket deleted"
+//	Handler.Close    error "server shutting down", close 1001 "server shutting down"
+//	store failure    error "the watch failed; reconnect to resume", close 1011 "watch failed"
+//
+// A slow consumer is a client that fell further behind than the watch.Hub's
+// buffer per subscription (watch.DefaultBuffer events; see WithHub): it
+// gets what was buffered, every revision up to N, then the close.
+// Reconnecting with ?since=N continues with no gap. A client that takes no
+// bytes for 30 seconds is dropped without a close frame. Clients send
+// nothing in this protocol; what they send anyway (the Ironflow SDKs send
+// nothing) is read and dropped, and a message over 4 KiB closes the
+// connection with 1009. Frames are not compressed.
+//
+// Server-Sent Events carry the same JSON as data, named by type and with
+// the revision as id:
+//
+//	event: kv_update
+//	id: 42
+//	data: {"type":"kv_update","bucket":"orders","key":"o.1","value":"e30=","revision":42,"operation":"put"}
+//
+// kv_synced events carry their revision as id too: resuming from it misses
+// nothing. An EventSource that reconnects sends the last id as
+// Last-Event-ID, which wins over ?snapshot and ?since, so it resumes with no
+// gap (Last-Event-ID: N is ?since=N). A comment line ": ping" comes every
+// 15 seconds (WithKeepalive) to keep proxies from closing an idle stream,
+// and each event is flushed at once (nginx is told not to buffer with
+// X-Accel-Buffering: no). A stream ends with an "error" event whose data is
+// the error frame above, then the end of the response: an EventSource then
+// reconnects by itself, resuming a slow consumer from its Last-Event-ID, and
+// stops at the 404 of a deleted bucket. Streams work with curl -N and a
+// browser's EventSource. HEAD checks the request and the bucket and streams
+// nothing.
+//
+// Everything that can fail is checked before the upgrade or the first byte,
+// so that clients get a status and a JSON error: 401 (the API key), 403 (the
+// Origin), 400 (the bucket name, the filter, ?since=, ?snapshot=,
+// Last-Event-ID), 426 (a request to the WebSocket route that is not an
+// HTTP/1.1 WebSocket handshake), 404 (a missing bucket), 503 (after Close).
+// A middleware that wraps the ResponseWriter must keep http.Hijacker and
+// http.Flusher reachable through an Unwrap method (as
+// http.ResponseController expects), and must not compress or buffer the
+// SSE response.
+//
+// A WithObserver observer that also implements WatchObserver is told when a
+// watch client starts (+1) and ends (-1), for a gauge of open connections.
+//
 // # Errors
 //
 // Every answer that is not 2xx carries {"error":msg,"message":msg,"code":CODE}
@@ -133,6 +213,12 @@
 // since browsers send them without credentials. Without WithAPIKeys the API
 // is open, which suits only a loopback listener.
 //
+// The two watch routes also take the key as ?token=<key>, since browsers
+// cannot give a WebSocket or an EventSource headers (the Ironflow browser
+// SDK sends it so); either the header or the parameter may carry it. The
+// handler logs paths, never queries, so the token stays out of its logs; a
+// host that logs request URLs must strip ?token= itself.
+//
 // # Browsers (CORS)
 //
 // A request with an Origin header is checked against the allowed origins:
@@ -151,6 +237,12 @@
 // get Access-Control-Allow-Origin and expose ETag, Retry-After,
 // X-Request-Id, WWW-Authenticate and Allow. X-Ironflow-Environment is
 // accepted and ignored.
+//
+// The watch routes follow the same rules before the upgrade or the first
+// byte. Browsers send an Origin with every WebSocket handshake and
+// EventSource request, and do not apply CORS to WebSockets, so this check is
+// what keeps another site's page from watching a bucket through a visitor's
+// browser. A request without an Origin (a program, not a browser) passes.
 //
 // # Limits
 //
@@ -190,6 +282,18 @@
 //   - The API key is only read from the Authorization header. A ?token=
 //     parameter is for the watch routes alone, since browsers cannot give a
 //     WebSocket headers.
+//   - The watch routes check the request, the Origin and the bucket, and
+//     subscribe, before they upgrade or send a byte: a client learns why it
+//     was refused from a status, not from a closed connection.
+//   - A WebSocket watch ends with an error frame before its close code, for
+//     a slow consumer too: the Ironflow SDKs report error frames as errors,
+//     and the close code and reason tell programs how to resume.
+//   - A deleted bucket closes WebSockets with 1000, not an error code: the
+//     watch is over and reconnecting cannot help (it gets 404).
+//   - An SSE stream names its final event "error", which an EventSource
+//     also fires for connection errors; its data tells them apart.
+//   - Last-Event-ID wins over ?snapshot=true: an EventSource opened with a
+//     snapshot resumes where it stopped instead of starting over.
 //   - Observer sees every request with its route pattern (the pattern without
 //     a method for a 405, "preflight" for a CORS preflight, "unmatched"
 //     otherwise), so that metrics have bounded labels.

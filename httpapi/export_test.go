@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/ironkv/ironkv/watch"
 	"net/http"
 	"time"
 )
@@ -21,3 +22,6 @@ func (h *Handler) HandleTest(pattern string, fn func(w http.ResponseWriter, r *h
 		return target{}, fn(w, r)
 	})
 }
+
+// HubStats returns the Stats of h's watch Hub.
+func (h *Handler) HubStats() watch.Stats { return h.hub.Stats() }

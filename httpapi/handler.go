@@ -13,6 +13,7 @@ import (
 
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/kv"
+	"github.com/ironkv/ironkv/watch"
 )
 
 // Handler serves the ironkv HTTP API on a kv.Store. Make one with New; it
@@ -27,14 +28,22 @@ type Handler struct {
 	log      *slog.Logger
 	observer Observer
 
+	// Watch routes.
+	hub      *watch.Hub
+	ownHub   bool // made by New, closed by Close
+	watchObs WatchObserver
+	sseBeat  time.Duration
+	wsPing   time.Duration
+	streams  streams
+
 	idPrefix string
 	idSeq    atomic.Uint64
 	closed   atomic.Bool
 }
 
-// New returns a Handler that serves the ironkv REST API on store,
-// with routes relative to "/": mount it under a prefix with
-// http.StripPrefix. store must be in the bucket.App namespace (the
+// New returns a Handler that serves the ironkv REST API and its watch
+// routes (WebSocket and Server-Sent Events) on store, with routes relative
+// to "/": mount it under a prefix with http.StripPrefix. store must be in the bucket.App namespace (the
 // default of kv.New and kv.Connect); every bucket name of a request is
 // validated and prefixed by store, so no request reaches a system bucket.
 // The Handler owns no listener and registers nothing globally; Close
@@ -64,6 +73,15 @@ func New(store *kv.Store, opts ...Option) *Handler {
 		log:      c.logger,
 		observer: c.observer,
 	}
+	h.hub = c.hub
+	if h.hub == nil {
+		h.hub, h.ownHub = watch.NewHub(store, watch.WithLogger(c.logger)), true
+	}
+	h.watchObs, _ = c.observer.(WatchObserver)
+	h.sseBeat, h.wsPing = DefaultSSEKeepalive, DefaultWebSocketKeepalive
+	if c.keepalive > 0 {
+		h.sseBeat, h.wsPing = c.keepalive, c.keepalive
+	}
 	if h.keys.on && len(h.keys.digests) == 0 {
 		h.log.Warn("httpapi: API keys were configured but all are empty; every request will be refused with 401")
 	}
@@ -89,15 +107,27 @@ func New(store *kv.Store, opts ...Option) *Handler {
 // fetched again. A variable so that tests can shorten it.
 var bucketFreshness = defaultBucketFresh
 
-// Close releases the cached bucket handles. Requests after Close get 503.
-// It leaves the store open (the caller owns it). It returns nil; Close is
-// idempotent.
+// Close ends every watch connection (a WebSocket gets an error frame
+// "server shutting down" and close code 1001, an SSE stream an error event)
+// and waits for them, closes the watch Hub if New made it, and releases the
+// cached bucket handles. Requests after Close get 503. It leaves the store
+// open (the caller owns it), and a Hub given with WithHub too. It returns
+// the error of closing the Hub; Close is idempotent.
+//
+// http.Server.Shutdown does not end hijacked WebSocket connections, and
+// waits for SSE responses to finish: call Close from
+// http.Server.RegisterOnShutdown so that both end at once.
 func (h *Handler) Close() error {
 	if h.closed.Swap(true) {
 		return nil
 	}
+	h.streams.close()
+	var err error
+	if h.ownHub {
+		err = h.hub.Close()
+	}
 	h.buckets.close()
-	return nil
+	return err
 }
 
 // route is a handler of one route: it returns an error for fail to answer,
@@ -121,12 +151,16 @@ func (h *Handler) routes() {
 	h.handle("PUT /buckets/{b}/keys/{key...}", h.putKey)
 	h.handle("DELETE /buckets/{b}/keys/{key...}", h.deleteKey)
 	h.handle("GET /buckets/{b}/history/{key...}", h.history)
+	h.handleStream("GET /buckets/{b}/watch", h.watchWebSocket)
+	h.handleStream("GET /buckets/{b}/events", h.watchSSE)
 
 	h.notAllowed("/buckets", "GET, HEAD, POST")
 	h.notAllowed("/buckets/{b}", "GET, HEAD, DELETE")
 	h.notAllowed("/buckets/{b}/keys", "GET, HEAD")
 	h.notAllowed("/buckets/{b}/keys/{key...}", "GET, HEAD, PUT, DELETE")
 	h.notAllowed("/buckets/{b}/history/{key...}", "GET, HEAD")
+	h.notAllowed("/buckets/{b}/watch", "GET")
+	h.notAllowed("/buckets/{b}/events", "GET, HEAD")
 	h.handle("/buckets/{b}/history", notFound)
 	h.handle("/", notFound)
 }
@@ -136,6 +170,20 @@ func (h *Handler) handle(pattern string, fn route) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !h.keys.check(r) {
 			h.fail(w, r, errUnauthorized, target{})
+			return
+		}
+		if t, err := fn(w, r); err != nil {
+			h.fail(w, r, err, t)
+		}
+	})
+}
+
+// handleStream registers fn for pattern behind the API key check of the
+// watch routes, which also take the key as ?token=.
+func (h *Handler) handleStream(pattern string, fn route) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !h.keys.checkStream(r) {
+			h.fail(w, r, errUnauthorizedStream, target{})
 			return
 		}
 		if t, err := fn(w, r); err != nil {

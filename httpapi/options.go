@@ -3,6 +3,8 @@ package httpapi
 import (
 	"log/slog"
 	"time"
+
+	"github.com/ironkv/ironkv/watch"
 )
 
 // DefaultMaxBodyBytes is the request body limit of a Handler made without
@@ -23,6 +25,8 @@ type config struct {
 	observer    Observer
 	maxBuckets  int
 	bucketFresh time.Duration
+	hub         *watch.Hub
+	keepalive   time.Duration
 }
 
 // Option configures a Handler made by New.
@@ -74,8 +78,28 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
+// WithHub makes the watch routes subscribe through hub, which must be a Hub
+// on the Handler's store; without this option New makes a Hub of its own,
+// with the watch package's defaults, and Close closes it. Share one Hub
+// between several Handlers on a store, or give one with watch.WithBuffer to
+// change how far a watcher may fall behind. The Handler never closes a Hub
+// given with WithHub; close it after the Handler. Nil keeps the default.
+func WithHub(hub *watch.Hub) Option {
+	return func(c *config) { c.hub = hub }
+}
+
+// WithKeepalive sets how often the watch routes keep an idle connection
+// alive: an SSE stream gets a ": ping" comment line every d, and a
+// WebSocket a ping frame every d, the connection being closed when its
+// pong does not come within d. Without this option (or with d <= 0) it is
+// DefaultSSEKeepalive for SSE and DefaultWebSocketKeepalive for WebSocket.
+func WithKeepalive(d time.Duration) Option {
+	return func(c *config) { c.keepalive = max(d, 0) }
+}
+
 // WithObserver registers o to be told about every request once its
-// response is written, for metrics. Nil removes the observer.
+// response is written, for metrics. If o also implements WatchObserver, it
+// is told when watch clients come and go. Nil removes the observer.
 func WithObserver(o Observer) Option {
 	return func(c *config) { c.observer = o }
 }
@@ -88,7 +112,18 @@ type Observer interface {
 	// Route is one of the registered patterns (for a method the route does not
 	// serve, the pattern without a method, such as "/buckets/{b}"),
 	// "preflight" for a CORS preflight, or "unmatched". The status of a request
-	// whose client went away before the answer is 499. ObserveRequest must be
-	// safe for concurrent use and should return quickly.
+	// whose client went away before the answer is 499. A watch request is
+	// observed when its stream ends, with the stream's duration and 101 for
+	// an upgraded WebSocket. ObserveRequest must be safe for concurrent use
+	// and should return quickly.
 	ObserveRequest(route string, status int, d time.Duration)
+}
+
+// WatchObserver is an Observer that also counts watch clients, for a gauge
+// of open WebSocket and SSE connections. Give it with WithObserver.
+type WatchObserver interface {
+	// WatchClients is called with +1 when a watch client starts receiving
+	// (after the WebSocket upgrade, or the SSE response header) and with -1
+	// when it ends. It must be safe for concurrent use and return quickly.
+	WatchClients(delta int)
 }

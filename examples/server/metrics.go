@@ -20,7 +20,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 
 	// watchClients counts the WebSocket and SSE clients watching a bucket.
-	// It is registered at 0 until the watch routes feed it.
+	// httpapi feeds it through WatchClients.
 	watchClients prometheus.Gauge
 }
 
@@ -68,6 +68,10 @@ func newMetrics(nc *nats.Conn) *metrics {
 	)
 	return m
 }
+
+// WatchClients counts WebSocket and SSE watch clients as they come and go.
+// It implements httpapi.WatchObserver.
+func (m *metrics) WatchClients(delta int) { m.watchClients.Add(float64(delta)) }
 
 // ObserveRequest records one served request. It implements
 // httpapi.Observer.

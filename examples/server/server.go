@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ironkv/ironkv/dashboard"
 	"log/slog"
 	"net"
 	"net/http"
@@ -165,8 +166,8 @@ func newServer(cfg Config, be *backend, logger *slog.Logger) *server {
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	// The dashboard replaces this placeholder: mux.Handle("/", dashboard.New(...)).
-	mux.Handle("/", placeholderHome())
+	// The dashboard: static files that talk to the API at /api/v1/kv.
+	mux.Handle("/", dashboard.New())
 	s.mux = s.metrics.instrument(mux)
 	return s
 }

@@ -217,7 +217,7 @@ func TestRunServesOwnRoutes(t *testing.T) {
 		{"GET", "/health", 200, []string{`{"status":"ok"}`}, map[string]string{"Content-Type": "application/json"}},
 		{"HEAD", "/health", 200, nil, nil},
 		{"GET", "/ready", 200, []string{`"status":"ready"`}, nil},
-		{"GET", "/", 200, []string{"dashboard", `href="/health"`, `href="/api/v1/kv/buckets"`}, map[string]string{"Content-Type": "text/html; charset=utf-8"}},
+		{"GET", "/", 200, []string{"ironkv", `name="ironkv-api"`}, map[string]string{"Content-Type": "text/html; charset=utf-8"}},
 		{"POST", "/", 405, nil, map[string]string{"Allow": "GET, HEAD"}},
 		{"GET", "/nothing-here", 404, nil, nil},
 		{"POST", "/health", 404, nil, nil},
@@ -454,5 +454,62 @@ func TestIsWatch(t *testing.T) {
 		if got := isWatch(tt.method, tt.path); got != tt.want {
 			t.Errorf("isWatch(%s %s) = %v, want %v", tt.method, tt.path, got, tt.want)
 		}
+	}
+}
+
+// TestWatchClientsMetric checks that a watch client shows in the
+// ironkv_watch_clients gauge while it is connected.
+func TestWatchClientsMetric(t *testing.T) {
+	base := startRun(t, Config{
+		Listen:          "127.0.0.1:0",
+		Memory:          true,
+		LogFormat:       "text",
+		ShutdownTimeout: 10 * time.Second,
+	})
+	c := testClient(t)
+	waitReady(t, c, base, 10*time.Second)
+	resp, err := c.Post(base+"/api/v1/kv/buckets", "application/json", strings.NewReader(`{"name":"w"}`))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create bucket: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	gauge := func() string {
+		resp, err := c.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "ironkv_watch_clients ") {
+				return strings.TrimPrefix(line, "ironkv_watch_clients ")
+			}
+		}
+		return ""
+	}
+	if g := gauge(); g != "0" {
+		t.Fatalf("watch clients before = %q", g)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/kv/buckets/w/events", nil)
+	sse := &http.Client{Transport: &http.Transport{}}
+	resp, err = sse.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: %v %v", resp, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gauge() != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch clients while connected = %q, want 1", gauge())
+		}
+		time.Sleep(10 * time.Millisecond) // bounded poll of the metric
+	}
+	cancel()
+	resp.Body.Close()
+	for gauge() != "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch clients after disconnect = %q, want 0", gauge())
+		}
+		time.Sleep(10 * time.Millisecond) // bounded poll of the metric
 	}
 }
