@@ -9,8 +9,11 @@
 //	mux.Handle("/api/v1/kv/", http.StripPrefix("/api/v1/kv", api))
 //
 // The handler's routes are relative to "/"; mount it under a prefix with
-// http.StripPrefix (in chi or gorilla/mux too; gorilla needs UseEncodedPath
-// for keys that hold '/'). It owns no listener and registers nothing
+// http.StripPrefix (in chi or gorilla/mux too: gorilla needs UseEncodedPath
+// and SkipClean(true), or it redirects unclean paths to other keys; a
+// net/http ServeMux redirects them too, so send unclean paths under the
+// prefix straight to the handler, as examples/mount does). It owns no
+// listener and registers nothing
 // globally. It starts goroutines only for watch connections (one per
 // WebSocket beside the request's own) and, through its watch.Hub, one per
 // watched bucket. Close ends the watch connections, closes the Hub it made
