@@ -412,7 +412,3 @@ func jsString(s string) string {
 	return "'" + r.Replace(s) + "'"
 }
 
-// sel builds a CSS attribute selector value, quoted.
-func attr(name, value string) string {
-	return fmt.Sprintf(`[%s="%s"]`, name, strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(value))
-}
