@@ -2,7 +2,9 @@ package dashboard_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -18,17 +20,28 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/config"
 	"github.com/ironkv/ironkv/dashboard"
+	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/httpapi"
 	"github.com/ironkv/ironkv/kv"
 	"github.com/ironkv/ironkv/kvtest"
+	"github.com/ironkv/ironkv/secrets"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
 const chromiumPath = "/usr/bin/chromium"
 
-// apiPrefix is where the test server mounts the API, as examples/server does.
-const apiPrefix = "/api/v1/kv"
+// Where the test server mounts the APIs, as examples/server does: the KV
+// API at apiPrefix, and the Config and Secrets handlers, whose routes are
+// /config... and /secrets..., below /api/v1.
+const (
+	apiPrefix     = "/api/v1/kv"
+	servicesMount = "/api/v1"
+	configPrefix  = servicesMount + "/config"
+	secretsPrefix = servicesMount + "/secrets"
+)
 
 // stepTimeout bounds one browser step, so that a broken page fails the test
 // with a screenshot instead of hanging it. It is generous: it only matters
@@ -62,47 +75,99 @@ func needChromium(t *testing.T) string {
 	return ""
 }
 
-// testServer is the API and the dashboard on an in-process NATS server,
-// routed as examples/server routes them.
+// testServer is the APIs (KV, Config, Secrets) and the dashboard on an
+// in-process NATS server, routed as examples/server routes them.
 type testServer struct {
 	URL     string
 	apiKey  string
 	store   *kv.Store
+	configs *config.Configs
+	secrets *secrets.Secrets // nil when the server has no master key
 	watches *watchTracker
+	traffic *trafficRecorder // every request to the Secrets API and its answer
+}
+
+// serverConfig says how to build a testServer.
+type serverConfig struct {
+	apiKeys     []string
+	noMasterKey bool // the Secrets API answers 503, as a server without a key does
+	ui          []dashboard.Option
 }
 
 func newTestServer(t *testing.T, apiKeys ...string) *testServer {
 	t.Helper()
-	store := kvtest.NewStore(t)
+	return startTestServer(t, serverConfig{apiKeys: apiKeys})
+}
+
+func startTestServer(t *testing.T, cfg serverConfig) *testServer {
+	t.Helper()
+	nats := kvtest.NewServer(t, embedded.Config{InMemory: true})
+	mem := kv.WithDefaultStorage(bucket.MemoryStorage)
+	store := kvtest.StoreOn(t, nats, mem)
+	configs, err := config.New(kvtest.StoreOn(t, nats, mem, kv.WithNamespace(bucket.SysConfig)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secs *secrets.Secrets
+	if !cfg.noMasterKey {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		kr, err := secrets.NewKeyring(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secs, err = secrets.New(kvtest.StoreOn(t, nats, mem, kv.WithNamespace(bucket.SysSecrets)), kr); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var opts []httpapi.Option
-	if len(apiKeys) > 0 {
-		opts = append(opts, httpapi.WithAPIKeys(apiKeys...))
+	if len(cfg.apiKeys) > 0 {
+		opts = append(opts, httpapi.WithAPIKeys(cfg.apiKeys...))
 	}
 	api := httpapi.New(store, opts...)
 	t.Cleanup(func() { _ = api.Close() })
+	configAPI := httpapi.NewConfig(configs, opts...)
+	t.Cleanup(func() { _ = configAPI.Close() })
+	secretsAPI := httpapi.NewSecrets(secs, opts...)
+
 	tr := &watchTracker{}
+	traffic := &trafficRecorder{}
 	apiMount := http.StripPrefix(apiPrefix, tr.wrap(api))
-	ui := dashboard.New(dashboard.WithAPIPath(apiPrefix))
+	configMount := http.StripPrefix(servicesMount, configAPI)
+	secretsMount := http.StripPrefix(servicesMount, traffic.wrap(secretsAPI))
+	ui := dashboard.New(append([]dashboard.Option{dashboard.WithAPIPath(apiPrefix), dashboard.WithConfigPath(configPrefix), dashboard.WithSecretsPath(secretsPrefix)}, cfg.ui...)...)
+	under := func(p, prefix string) bool { return p == prefix || strings.HasPrefix(p, prefix+"/") }
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.EscapedPath(); p == apiPrefix || strings.HasPrefix(p, apiPrefix+"/") {
+		switch p := r.URL.EscapedPath(); {
+		case under(p, apiPrefix):
 			apiMount.ServeHTTP(w, r)
-			return
+		case under(p, configPrefix):
+			configMount.ServeHTTP(w, r)
+		case under(p, secretsPrefix):
+			secretsMount.ServeHTTP(w, r)
+		default:
+			ui.ServeHTTP(w, r)
 		}
-		ui.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	s := &testServer{URL: srv.URL, store: store, watches: tr}
-	if len(apiKeys) > 0 {
-		s.apiKey = apiKeys[0]
+	s := &testServer{URL: srv.URL, store: store, configs: configs, secrets: secs, watches: tr, traffic: traffic}
+	if len(cfg.apiKeys) > 0 {
+		s.apiKey = cfg.apiKeys[0]
 	}
 	return s
 }
 
-// call sends a request to the API, behind the page's back, and returns the
-// status and body. hdr holds header names and values.
+// call sends a request to the KV API, behind the page's back, and returns
+// the status and body. hdr holds header names and values.
 func (s *testServer) call(t *testing.T, method, path, body string, hdr ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+apiPrefix+path, strings.NewReader(body))
+	return s.callAt(t, method, apiPrefix+path, body, hdr...)
+}
+
+// callAt sends a request to path on the server (an API's prefix included).
+func (s *testServer) callAt(t *testing.T, method, path, body string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +188,78 @@ func (s *testServer) call(t *testing.T, method, path, body string, hdr ...string
 	}
 	return res.StatusCode, string(b)
 }
+
+// mustCallAt is callAt that fails the test unless the status is want.
+func (s *testServer) mustCallAt(t *testing.T, want int, method, path, body string, hdr ...string) string {
+	t.Helper()
+	code, b := s.callAt(t, method, path, body, hdr...)
+	if code != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, code, want, b)
+	}
+	return b
+}
+
+// trafficRecorder keeps every request to a handler and its answer, to check
+// what crossed the network.
+type trafficRecorder struct {
+	mu    sync.Mutex
+	calls []exchange
+}
+
+// exchange is one request and its answer.
+type exchange struct {
+	method, url string
+	header      http.Header
+	body        []byte // the request's
+	status      int
+	respHeader  http.Header
+	response    []byte
+}
+
+func (tr *trafficRecorder) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &teeWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		tr.mu.Lock()
+		tr.calls = append(tr.calls, exchange{
+			method: r.Method, url: r.URL.String(), header: r.Header.Clone(), body: body,
+			status: rec.status, respHeader: w.Header().Clone(), response: rec.buf.Bytes(),
+		})
+		tr.mu.Unlock()
+	})
+}
+
+// all returns the exchanges recorded so far.
+func (tr *trafficRecorder) all() []exchange {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]exchange(nil), tr.calls...)
+}
+
+// teeWriter copies an answer's body and remembers its status.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	buf    bytes.Buffer
+}
+
+func (w *teeWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *teeWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // mustCall is call that fails the test unless the status is want.
 func (s *testServer) mustCall(t *testing.T, want int, method, path, body string, hdr ...string) string {
@@ -385,6 +522,25 @@ func (b *browser) waitText(sel, want string) {
 	b.t.Helper()
 	b.waitFor(fmt.Sprintf("%s shows %q", sel, want),
 		fmt.Sprintf(`(document.querySelector(%s)?.innerText ?? '').includes(%s)`, jsString(sel), jsString(want)), stepTimeout)
+}
+
+// inside fails the test unless the element matching sel is shown with a
+// size, and lies within a screen width px wide.
+func (b *browser) inside(sel string, width int) {
+	b.t.Helper()
+	b.waitFor(sel+" is there", fmt.Sprintf(`document.querySelector(%s)`, jsString(sel)), stepTimeout)
+	r := eval[[]float64](b, fmt.Sprintf(`(() => { const r = document.querySelector(%s).getBoundingClientRect(); return [r.left, r.right, r.width, r.height]; })()`, jsString(sel)))
+	if r[2] == 0 || r[3] == 0 || r[0] < 0 || r[1] > float64(width) {
+		b.t.Errorf("%s is at left %.0f, right %.0f, %.0fx%.0f: not inside a %d px screen", sel, r[0], r[1], r[2], r[3], width)
+	}
+}
+
+// noScroll fails the test when the page is wider than width px.
+func (b *browser) noScroll(where string, width int) {
+	b.t.Helper()
+	if w := eval[int](b, `document.documentElement.scrollWidth`); w > width {
+		b.t.Errorf("%s: the page is %d px wide on a %d px screen", where, w, width)
+	}
 }
 
 // screenshot saves a full-page PNG in the artifacts directory and returns

@@ -19,15 +19,29 @@ import (
 // given no WithAPIPath: the mount point of examples/server.
 const DefaultAPIPath = "/api/v1/kv"
 
+// DefaultConfigPath is where the dashboard looks for the Config API when New
+// is given no WithConfigPath: the mount point of examples/server.
+const DefaultConfigPath = "/api/v1/config"
+
+// DefaultSecretsPath is where the dashboard looks for the Secrets API when
+// New is given no WithSecretsPath: the mount point of examples/server.
+const DefaultSecretsPath = "/api/v1/secrets"
+
 //go:embed static
 var staticFiles embed.FS
 
-// apiPathPlaceholder is replaced in index.html by the API path.
-const apiPathPlaceholder = "{{IRONKV_API_PATH}}"
+// The placeholders of index.html that New replaces by the API paths.
+const (
+	apiPathPlaceholder     = "{{IRONKV_API_PATH}}"
+	configPathPlaceholder  = "{{IRONKV_CONFIG_PATH}}"
+	secretsPathPlaceholder = "{{IRONKV_SECRETS_PATH}}"
+)
 
 // config is what the Options of New set.
 type config struct {
-	apiPath string
+	apiPath     string
+	configPath  string // "" hides the Config pages; "/" is the root
+	secretsPath string // "" hides the Secrets pages; "/" is the root
 }
 
 // Option configures the Handler made by New.
@@ -48,6 +62,37 @@ func WithAPIPath(prefix string) Option {
 			c.apiPath = ""
 		}
 	}
+}
+
+// WithConfigPath tells the page where the Config API is: the URL that
+// answers GET /config of httpapi.NewConfig, below which /{name} are the
+// documents. It is an absolute path on the same server, such as
+// "/api/v1/config" (the default, DefaultConfigPath, where examples/server
+// mounts it), or an absolute http or https URL of another server, which
+// must allow the dashboard's origin. A trailing slash is ignored. The empty
+// string hides the Config tab and its pages, for a server without them.
+func WithConfigPath(prefix string) Option {
+	return func(c *config) { c.configPath = servicePath(prefix) }
+}
+
+// WithSecretsPath tells the page where the Secrets API is, as
+// WithConfigPath does for Config: the URL that answers GET /secrets of
+// httpapi.NewSecrets, "/api/v1/secrets" by default (DefaultSecretsPath).
+// The empty string hides the Secrets tab and its pages.
+func WithSecretsPath(prefix string) Option {
+	return func(c *config) { c.secretsPath = servicePath(prefix) }
+}
+
+// servicePath is the path written into the page for an optional API: ""
+// for none, "/" for the root, otherwise prefix without its trailing slashes.
+func servicePath(prefix string) string {
+	if prefix == "" {
+		return ""
+	}
+	if p := strings.TrimRight(prefix, "/"); p != "" {
+		return p
+	}
+	return "/"
 }
 
 // asset is one file the Handler serves.
@@ -74,14 +119,18 @@ type handler struct {
 // lists them). Every answer carries an ETag and Cache-Control: no-cache, so
 // browsers revalidate and pick up a new version at once, and a
 // Content-Security-Policy that lets the page load nothing but its own files
-// and talk to nothing but its own origin and the API. It owns no listener,
+// and talk to nothing but its own origin and the APIs. It owns no listener,
 // starts no goroutines and registers nothing globally.
 func New(opts ...Option) http.Handler {
-	c := config{apiPath: DefaultAPIPath}
+	c := config{apiPath: DefaultAPIPath, configPath: DefaultConfigPath, secretsPath: DefaultSecretsPath}
 	for _, o := range opts {
 		o(&c)
 	}
-	h := &handler{assets: map[string]*asset{}, csp: contentSecurityPolicy(c.apiPath)}
+	h := &handler{assets: map[string]*asset{}, csp: contentSecurityPolicy(c.apiPath, c.configPath, c.secretsPath)}
+	paths := strings.NewReplacer(
+		apiPathPlaceholder, html.EscapeString(c.apiPath),
+		configPathPlaceholder, html.EscapeString(c.configPath),
+		secretsPathPlaceholder, html.EscapeString(c.secretsPath))
 	sub, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic("dashboard: " + err.Error()) // the embedded tree is fixed at build time
@@ -95,7 +144,7 @@ func New(opts ...Option) http.Handler {
 			return err
 		}
 		if p == "index.html" {
-			body = bytes.ReplaceAll(body, []byte(apiPathPlaceholder), []byte(html.EscapeString(c.apiPath)))
+			body = []byte(paths.Replace(string(body)))
 		}
 		sum := sha256.Sum256(body)
 		h.assets["/"+p] = &asset{body: body, ctype: contentType(p), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
@@ -129,10 +178,16 @@ func contentType(p string) string {
 }
 
 // contentSecurityPolicy allows the page its own files, and connections to
-// its own origin and to the API's, when that is another one.
-func contentSecurityPolicy(apiPath string) string {
+// its own origin and to the origins of the APIs, when they are other ones.
+func contentSecurityPolicy(apiPaths ...string) string {
 	connect := "'self'"
-	if u, err := url.Parse(apiPath); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+	seen := map[string]bool{}
+	for _, p := range apiPaths {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || seen[u.Scheme+"://"+u.Host] {
+			continue
+		}
+		seen[u.Scheme+"://"+u.Host] = true
 		ws := "ws"
 		if u.Scheme == "https" {
 			ws = "wss"

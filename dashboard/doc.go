@@ -9,10 +9,16 @@
 //
 // The page is a client of the public API of package httpapi and of nothing
 // else: it calls the REST routes and the WebSocket watch route below the API
-// path, which the Handler writes into the page (a <meta name="ironkv-api">
-// tag). Anything the page can do, a script with curl can do too.
+// paths, which the Handler writes into the page (<meta> tags): the KV API
+// (WithAPIPath, default /api/v1/kv), the Config API (WithConfigPath, default
+// /api/v1/config) and the Secrets API (WithSecretsPath, default
+// /api/v1/secrets). Anything the page can do, a script with curl can do too.
 //
 // # What it shows
+//
+// Three tabs: Buckets, Config and Secrets. A server without the Config or
+// Secrets routes hides their tab with WithConfigPath("") or
+// WithSecretsPath("").
 //
 // Buckets: every bucket the API lists (the APP_ namespace, never a SYS_
 // bucket), with description, values, size, TTL ("none" when 0), history,
@@ -46,11 +52,35 @@
 // resumes with ?since= the last revision it saw, so no change is missed; a
 // slow-consumer close ("resume from N") resumes from N.
 //
+// Config: the settings documents of an environment (a text field, "default"
+// unless changed, sent as the X-Ironflow-Environment header of every call),
+// with their revision and the time of their last change. A document is
+// shown as pretty-printed JSON, with its numbers as stored (every digit,
+// even beyond the precision of a JavaScript number), and edited as JSON
+// text: the page refuses anything but a JSON object, and shows the server's
+// 400 for what it does not check itself (a member named twice). Saving
+// sends If-Match with the revision the editor loaded; a 412 is handled as on
+// the KV pages, by the same code: the page says that someone else changed
+// the document, shows it as it is now, and offers to reload it or to
+// overwrite it. New documents are created with If-None-Match: *, so an
+// existing one is never replaced by mistake; Delete asks first and sends
+// If-Match too.
+//
+// Secrets: the secrets of an environment with their description, revision
+// and times of creation and last change. Values are write-only: a new
+// secret's value, or a replacement, is typed in a password field, sent in
+// the body of POST or PUT, and cleared from the field once the server has
+// it. The page never shows a value and never asks for one; the API has no
+// route that returns one. Descriptions are edited in place (PATCH), and
+// Delete asks first. When the server cannot store secrets (503, no master
+// key), the page shows the server's message, which says how to set a key.
+//
 // # Authentication
 //
-// When the API answers 401 the page asks for an API key. The key is kept in
-// the tab's sessionStorage only (never in localStorage or a cookie), sent as
-// "Authorization: Bearer <key>" on REST calls and as ?token= on the watch
+// When an API (KV, Config or Secrets) answers 401 the page asks for an API
+// key. The key is kept in the tab's sessionStorage only (never in
+// localStorage or a cookie), sent as "Authorization: Bearer <key>" on the
+// REST calls of all three and as ?token= on the watch
 // socket, since browsers cannot give a WebSocket headers. "Sign out" forgets
 // it; closing the tab does too.
 //
@@ -59,12 +89,15 @@
 // The Handler answers GET and HEAD for its files only: "/" and
 // "/index.html", app.css, favicon.svg and js/*.js. Anything else is a 404,
 // directories included (it never lists them); other methods are 405. The
-// page uses hash URLs (#/b/orders?filter=user.>&key=user.1), so links to a
-// bucket or a key survive a reload without any server-side routing. Every
+// page uses hash URLs (#/b/orders?filter=user.>&key=user.1,
+// #/config?env=prod&doc=app-settings, #/secrets?env=prod&secret=DB_URL), so
+// links to a bucket, a key, a document or a secret survive a reload without
+// any server-side routing. Every
 // answer carries an ETag and "Cache-Control: no-cache", so a new version is
 // picked up at once, and the page a Content-Security-Policy that allows
-// only its own files and connections to its own origin (and to the API's,
-// when WithAPIPath gives an absolute URL).
+// only its own files and connections to its own origin (and to the APIs',
+// when WithAPIPath, WithConfigPath or WithSecretsPath gives an absolute
+// URL).
 //
 // Mount the Handler at "/" or under a prefix ending in "/" with
 // http.StripPrefix: the page refers to its files by relative URLs. The
@@ -74,8 +107,9 @@
 //
 // Current Chromium, Firefox and Safari. Every action is a real button or
 // link, every field has a label, focus is always visible, dialogs are
-// native <dialog> elements, and the layout works from 360 px wide phones
-// (the bucket table becomes cards, the panels stack) to wide desktops. The
+// native <dialog> elements, the tabs are links in the tab order, and the
+// layout works from 360 px wide phones (the tabs take a row of their own,
+// the bucket table becomes cards, the panels stack) to wide desktops. The
 // colours follow the system's light or dark preference.
 //
 // # Tests

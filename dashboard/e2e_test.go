@@ -345,12 +345,27 @@ func TestDashboardSignIn(t *testing.T) {
 		}
 	}
 
-	// Signing out forgets the key and asks again.
+	// The Config and Secrets APIs take the same key.
+	srv.mustCallAt(t, 200, "POST", configPrefix+"/door", `{"opens":"09:00"}`)
+	srv.mustCallAt(t, 201, "POST", secretsPrefix, `{"name":"DOOR_CODE","value":"4321","description":"front door"}`)
+	b.click(`#tabs a[data-tab="config"]`)
+	b.waitFor("the document is listed", `document.querySelector('#config-list a[data-name="door"]')`, stepTimeout)
+	b.click(`#tabs a[data-tab="secrets"]`)
+	b.waitText(`#secret-list a[data-name="DOOR_CODE"]`, "front door")
+
+	// Signing out forgets the key and asks again: the Secrets API, too,
+	// answers 401 without it. Signing in again comes back to the page.
 	b.click("#sign-out")
 	b.waitFor("the sign-in box again", `document.querySelector('#api-key')`, stepTimeout)
 	if got := eval[string](b, `sessionStorage.getItem('ironkv.apiKey') || ''`); got != "" {
 		t.Errorf("after sign-out session storage holds %q", got)
 	}
+	if hidden := eval[bool](b, `document.querySelector('#tabs').hidden`); !hidden {
+		t.Error("the tabs are shown with the sign-in box")
+	}
+	b.typeInto("#api-key", key)
+	b.click("#sign-in")
+	b.waitText(`#secret-list a[data-name="DOOR_CODE"]`, "front door")
 }
 
 // TestDashboardNarrow checks the page on a 360 px wide phone screen: no
@@ -364,17 +379,11 @@ func TestDashboardNarrow(t *testing.T) {
 
 	inside := func(sel string) {
 		t.Helper()
-		b.waitFor(sel+" is visible", fmt.Sprintf(`document.querySelector(%s)`, jsString(sel)), stepTimeout)
-		r := eval[[]float64](b, fmt.Sprintf(`(() => { const r = document.querySelector(%s).getBoundingClientRect(); return [r.left, r.right, r.width, r.height]; })()`, jsString(sel)))
-		if r[2] == 0 || r[3] == 0 || r[0] < 0 || r[1] > 360 {
-			t.Errorf("%s is at left %.0f, right %.0f, %.0fx%.0f: not inside a 360 px screen", sel, r[0], r[1], r[2], r[3])
-		}
+		b.inside(sel, 360)
 	}
 	noScroll := func(where string) {
 		t.Helper()
-		if w := eval[int](b, `document.documentElement.scrollWidth`); w > 360 {
-			t.Errorf("%s: the page is %d px wide on a 360 px screen", where, w)
-		}
+		b.noScroll(where, 360)
 	}
 
 	b.waitFor("the bucket card", `document.querySelector('tr[data-bucket="phone"]')`, stepTimeout)

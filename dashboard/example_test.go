@@ -47,3 +47,20 @@ func ExampleWithAPIPath() {
 	}
 	// Output: <meta name="ironkv-api" content="/kv">
 }
+
+// The dashboard of a host app that mounts the Config API under /settings
+// and serves no Secrets API: the page calls /settings and /settings/{name},
+// and hides the Secrets tab.
+func ExampleWithSecretsPath() {
+	ui := dashboard.New(dashboard.WithConfigPath("/settings"), dashboard.WithSecretsPath(""))
+	rec := httptest.NewRecorder()
+	ui.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.Contains(line, "ironkv-config-api") || strings.Contains(line, "ironkv-secrets-api") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// <meta name="ironkv-config-api" content="/settings">
+	// <meta name="ironkv-secrets-api" content="">
+}

@@ -204,3 +204,54 @@ func TestLinksResolve(t *testing.T) {
 		t.Errorf("found only %v; the import scan is broken", files)
 	}
 }
+
+// TestServicePaths checks the paths of the Config and Secrets APIs that the
+// Handler writes into the page: the defaults, a path of the host's, the
+// root, "" (which hides the tab) and an API on another origin, which the
+// Content-Security-Policy must let the page reach.
+func TestServicePaths(t *testing.T) {
+	tests := []struct {
+		name          string
+		opts          []dashboard.Option
+		config, secr  string
+		csp, cspNotIn string
+	}{
+		{"defaults", nil, `content="/api/v1/config"`, `content="/api/v1/secrets"`, "connect-src 'self';", "http"},
+		{"host paths", []dashboard.Option{dashboard.WithConfigPath("/settings/"), dashboard.WithSecretsPath("/vault")},
+			`content="/settings"`, `content="/vault"`, "connect-src 'self';", "http"},
+		{"root", []dashboard.Option{dashboard.WithConfigPath("/"), dashboard.WithSecretsPath("///")},
+			`content="/"`, `content="/"`, "connect-src 'self';", "http"},
+		{"hidden", []dashboard.Option{dashboard.WithConfigPath(""), dashboard.WithSecretsPath("")},
+			`content=""`, `content=""`, "connect-src 'self';", "http"},
+		{"escaped", []dashboard.Option{dashboard.WithConfigPath(`/c"><script>`)},
+			`content="/c&#34;&gt;&lt;script&gt;"`, `content="/api/v1/secrets"`, "connect-src 'self';", "http"},
+		{"other origins", []dashboard.Option{
+			dashboard.WithConfigPath("https://cfg.example.com/api/v1/config"),
+			dashboard.WithSecretsPath("https://cfg.example.com/api/v1/secrets"),
+			dashboard.WithAPIPath("http://127.0.0.1:9123/api/v1/kv"),
+		},
+			`content="https://cfg.example.com/api/v1/config"`, `content="https://cfg.example.com/api/v1/secrets"`,
+			"connect-src 'self' http://127.0.0.1:9123 ws://127.0.0.1:9123 https://cfg.example.com wss://cfg.example.com;", "cfg.example.com https://cfg.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := get(t, dashboard.New(tt.opts...), "GET", "/")
+			b := body(t, res)
+			for _, want := range []string{`<meta name="ironkv-config-api" ` + tt.config + `>`, `<meta name="ironkv-secrets-api" ` + tt.secr + `>`} {
+				if !strings.Contains(b, want) {
+					t.Errorf("page lacks %s", want)
+				}
+			}
+			if strings.Contains(b, "{{") {
+				t.Error("page keeps a placeholder")
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, tt.csp) {
+				t.Errorf("Content-Security-Policy %q lacks %q", csp, tt.csp)
+			}
+			if tt.cspNotIn == "http" && strings.Contains(csp, "http") || tt.cspNotIn != "http" && strings.Contains(csp, tt.cspNotIn) {
+				t.Errorf("Content-Security-Policy %q allows %q", csp, tt.cspNotIn)
+			}
+		})
+	}
+}

@@ -88,7 +88,7 @@ func (o originRule) match(scheme, host, port string) bool {
 
 // originAllowed reports whether a browser at origin may call the API: it
 // is the same origin as the request's Host, or it matches a rule.
-func (h *Handler) originAllowed(r *http.Request, origin string) bool {
+func (h *core) originAllowed(r *http.Request, origin string) bool {
 	scheme, host, port, ok := splitOrigin(origin)
 	if !ok {
 		return false
@@ -106,7 +106,7 @@ func (h *Handler) originAllowed(r *http.Request, origin string) bool {
 }
 
 // corsMethods are the methods a preflight allows.
-const corsMethods = "GET, HEAD, PUT, POST, DELETE"
+const corsMethods = "GET, HEAD, PUT, POST, PATCH, DELETE"
 
 // corsDefaultHeaders are allowed when a preflight's header list cannot be
 // echoed back.
@@ -119,7 +119,7 @@ var corsExposed = []string{"ETag, Retry-After, X-Request-Id, WWW-Authenticate, A
 // cors applies the CORS rules to a request that carries an Origin header.
 // It returns true when it answered the request: a preflight, or a refusal
 // of an origin that is not allowed.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request, origin string) bool {
+func (h *core) cors(w http.ResponseWriter, r *http.Request, origin string) bool {
 	if !h.originAllowed(r, origin) {
 		// Refusing outright, not just omitting the CORS headers, also stops
 		// cross-site "simple" requests (a form POST) from writing.

@@ -1,14 +1,21 @@
 // Package httpapi serves the ironkv REST API, the KV wire protocol of the
-// Ironflow platform, as an http.Handler on a kv.Store. The published Ironflow
-// SDKs (@ironflow/node, @ironflow/browser, the Go and Python clients) work
-// against it unchanged.
+// Ironflow platform, as an http.Handler on a kv.Store, and the Config and
+// Secrets APIs of the platform as two more handlers, on a config.Configs and
+// a secrets.Secrets. The published Ironflow SDKs (@ironflow/node,
+// @ironflow/browser, the Go and Python clients) work against them
+// unchanged.
 //
 //	store, _ := kv.Connect(ctx, nats.DefaultURL)
 //	api := httpapi.New(store, httpapi.WithAPIKeys(os.Getenv("IRONKV_API_KEY")))
 //	defer api.Close()
 //	mux.Handle("/api/v1/kv/", http.StripPrefix("/api/v1/kv", api))
 //
-// The handler's routes are relative to "/"; mount it under a prefix with
+// The three handlers share one Option type, and with it the API key check,
+// the origin rules, the body limit, the error answers, the request ids and
+// the observer; the Config and Secrets handlers are described under their
+// own headings below.
+//
+// The KV handler's routes are relative to "/"; mount it under a prefix with
 // http.StripPrefix (in chi or gorilla/mux too: gorilla needs UseEncodedPath
 // and SkipClean(true), or it redirects unclean paths to other keys; a
 // net/http ServeMux redirects them too, so send unclean paths under the
@@ -168,10 +175,10 @@
 //
 // Every answer that is not 2xx carries {"error":msg,"message":msg,"code":CODE}
 // (the Go and JavaScript SDKs read "error", the Python SDK "message" and
-// "code"), plus "revision" on a 412 and "request_id" on a 500. kv errors
-// become statuses in one table:
+// "code"), plus "revision" on a 412 and "request_id" on a 500. The errors
+// of packages kv, config and secrets become statuses in one table:
 //
-//	kv error                                           status  code
+//	error (kv's unless named)                          status  code
 //	ErrInvalidKey, ErrInvalidBucketName, ErrInvalidConfig  400   invalid_argument
 //	ErrBucketNotFound                                  404     bucket_not_found
 //	ErrKeyNotFound                                     404     key_not_found
@@ -179,11 +186,31 @@
 //	ErrBucketFull                                      409     bucket_full
 //	ErrConflict                                        412     conflict
 //	ErrValueTooLarge                                   413     too_large
+//	config.ErrNotObject, config.ErrInvalidCondition    400     invalid_argument
+//	secrets.ErrInvalidSecret                           400     invalid_argument
+//	secrets.ErrNoMasterKey                             503     no_master_key (no Retry-After)
+//	secrets.ErrDecrypt                                 500     decrypt_failed (with a request id)
 //	ErrUnavailable, ErrClosed                          503     unavailable (with Retry-After: 1)
 //	anything else                                      500     internal
 //
+// with one exception: POST /secrets answers kv.ErrConflict (the secret
+// exists) with 409 secret_exists, as Ironflow and Vault do, not 412, which
+// is for a failed condition. Messages name the resource as the route does:
+// `key "k" not found in bucket "b"` for the KV API, `config "app" not
+// found in environment "prod"` and `secret ...` for the others.
+//
+// secrets.ErrDecrypt means that a stored secret does not open with the
+// server's keyring: a key missing from it, or a record changed in NATS. It
+// is the server's problem, not the request's, so a 500, with one generic
+// message ("... cannot be decrypted: the server's keyring lacks the key
+// that sealed it, or the stored record was changed"), a request id, and the
+// error in the log under that id at Error level; the package secrets puts
+// nothing more in it to leak. GET /secrets fails so as a whole when one
+// secret does not open; DELETE still removes such a secret.
+//
 // and the handler's own: 400 invalid_argument (malformed JSON, bad query
-// parameters or headers, unclean paths), 401 unauthorized, 403 forbidden
+// parameters or headers, an environment that is not a bucket name, unclean
+// paths), 409 secret_exists (above), 401 unauthorized, 403 forbidden
 // (an origin that is not allowed), 404 not_found (no such route), 405
 // method_not_allowed (with Allow), 413 too_large (a body over the limit)
 // and 503 unavailable (after Close).
@@ -200,6 +227,101 @@
 // invalid names, keys and filters, conflicting headers and oversized bodies
 // are all 4xx, which a fuzz target and a table of several hundred requests
 // check.
+//
+// # Config
+//
+// NewConfig serves settings documents, JSON objects per environment (see
+// package config), with Ironflow's routes and shapes. Its routes are
+// /config..., so a host mounts it under the version prefix, as the server
+// binary does for /api/v1/config:
+//
+//	configs, _ := config.New(sysConfigStore) // kv.New(nc, kv.WithNamespace(bucket.SysConfig))
+//	cfg := httpapi.NewConfig(configs, opts...)
+//	defer cfg.Close()
+//	mux.Handle("/api/v1/config", http.StripPrefix("/api/v1", cfg))
+//	mux.Handle("/api/v1/config/", http.StripPrefix("/api/v1", cfg))
+//
+//	Method and path              Request                                   Success
+//	GET    /config               -                                         200 {"configs":[{"name","revision","updatedAt"}...]}
+//	GET    /config/{name}        -                                         200 {"name","data":{...},"revision","updatedAt"}
+//	POST   /config/{name}        the JSON object; If-None-Match: * or If-Match: N   200 {"name","revision"}
+//	PATCH  /config/{name}        a partial object; If-Match: N             200 {"name","revision"}
+//	DELETE /config/{name}        If-Match: N                               204
+//	GET    /config/{name}/watch  WebSocket                                 101, then config_update frames
+//
+// The environment is the X-Ironflow-Environment header, "default" without
+// one; an environment that is not a bucket name (1 to 64 of
+// [A-Za-z0-9_-]) is a 400, and so is a name that config.ValidateName
+// refuses. A document is answered as stored, byte for byte (numbers keep
+// their digits), with its revision as ETag; so are the answers of POST and
+// PATCH. POST replaces the document whole, and a body that is not one JSON
+// object is a 400 "config body must be a JSON object, got ...". PATCH
+// merges the top level (a member set to null removes it), creates an absent
+// document, and retries its compare-and-swap by itself, so concurrent
+// patches of different members all land; with If-Match it makes one
+// attempt. The conditional headers are those of the KV PUT (If-None-Match
+// only on POST), and a failed condition is a 412 with the current revision.
+// DELETE is 204 also for a document that does not exist. An absent
+// document is 404 key_not_found, `config "app" not found in environment
+// "prod"`.
+//
+// The watch route sends the changes of one document made after the client
+// connected (no snapshot: read the document first, then watch), as
+// Ironflow's frames:
+//
+//	{"type":"config_update","name":N,"data":{...},"revision":R,"updatedAt":T}
+//	{"type":"config_update","name":N,"data":null,"revision":R,"updatedAt":T}   (deleted)
+//
+// It takes the API key as ?token= too, checks the Origin, keeps alive and
+// ends as the KV watch does (close 1001 on Close, 1000 when the
+// environment's bucket is deleted), except that a client that falls behind
+// gets "slow consumer; reconnect and read the config again" with 1013, since
+// the route has no ?since=. Each config watch is one kv.Watcher, one
+// JetStream consumer: config watches are meant for services, tens per
+// server, not for every browser tab. Close ends them.
+//
+// # Secrets
+//
+// NewSecrets serves secrets (see package secrets) with Ironflow's routes,
+// write-only: a value goes in, and only metadata, a SecretInfo, comes out.
+//
+//	vault, err := secrets.New(sysSecretsStore, keyring) // secrets.ErrNoMasterKey without a key
+//	sec := httpapi.NewSecrets(vault, opts...)        // vault may be nil: every route then answers 503
+//	mux.Handle("/api/v1/secrets", http.StripPrefix("/api/v1", sec))
+//	mux.Handle("/api/v1/secrets/", http.StripPrefix("/api/v1", sec))
+//
+//	Method and path          Request                              Success
+//	POST   /secrets          {"name","value","description"?}      201 SecretInfo; 409 secret_exists if it exists
+//	GET    /secrets          -                                    200 [SecretInfo...] (a bare array, [] when empty)
+//	GET    /secrets/{name}   -                                    200 SecretInfo
+//	PUT    /secrets/{name}   {"value","description"?}             200 SecretInfo (creates an absent secret)
+//	PATCH  /secrets/{name}   {"description"?}                     200 SecretInfo
+//	DELETE /secrets/{name}   -                                    204, also when absent
+//
+// SecretInfo is {"name","revision","created_at","updated_at",
+// "description"}. The environment is X-Ironflow-Environment, as for Config.
+// PUT without "description" keeps the description; PATCH without it (or
+// with null, or with an empty body) changes nothing and answers the
+// SecretInfo; a "value" in a PATCH is a 400 that points to PUT. A "name" in
+// the body of PUT or PATCH must be the name of the path. Bodies are decoded
+// strictly: an unknown or repeated field, a field that is not a JSON
+// string, a body that is not valid UTF-8 (a value is never silently
+// changed) or data after the object are 400s. Every secrets answer carries
+// Cache-Control: no-store.
+//
+// The plaintext of a secret never leaves the process over HTTP or in the
+// handler's logs: no route returns a value (Reveal is for Go code in the
+// process), no error message quotes the body (a syntax error is reported
+// by its byte offset, an unknown field by its position), and the request
+// body is cleared once decoded, as a courtesy. The tests capture every
+// answer and the log of a full scenario and find no value in them.
+//
+// Without a master key (NewSecrets(nil)), every route answers after the API
+// key, origin and method checks with 503 no_master_key, whose message is
+// secrets.ErrNoMasterKey's and says how to set a key, and no Retry-After:
+// retrying cannot help until an operator sets one. 503 rather than 501,
+// because the service exists and is merely not configured on this server,
+// which is what 503 says; the rest of the server works.
 //
 // # Authentication
 //
@@ -239,7 +361,7 @@
 // If-Match, tracing headers...) and a max age of 10 minutes; other answers
 // get Access-Control-Allow-Origin and expose ETag, Retry-After,
 // X-Request-Id, WWW-Authenticate and Allow. X-Ironflow-Environment is
-// accepted and ignored.
+// accepted and ignored by the KV API; the Config and Secrets APIs read it.
 //
 // The watch routes follow the same rules before the upgrade or the first
 // byte. Browsers send an Origin with every WebSocket handshake and

@@ -67,65 +67,76 @@ func FuzzHandler(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, method, path, headers string, body []byte, chunked bool) {
-		if !strings.HasPrefix(path, "/") {
-			path = "/" + path
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		var rd io.Reader = bytes.NewReader(body)
-		if chunked {
-			rd = io.MultiReader(rd) // hides the length
-		}
-		req, err := http.NewRequestWithContext(ctx, method, "http://fuzz.test"+path, rd)
-		if err != nil {
-			t.Skip()
-		}
-		for line := range strings.SplitSeq(headers, "\n") {
-			name, value, ok := strings.Cut(line, ":")
-			if !ok || !token(name) || strings.ContainsAny(value, "\r\n\x00") {
-				continue
-			}
-			value = strings.TrimSpace(value)
-			if textproto.CanonicalMIMEHeaderKey(name) == "Host" {
-				req.Host = value
-				continue
-			}
-			req.Header.Add(name, value)
-		}
-		if headerHas(req.Header, "Upgrade", "websocket") && headerHas(req.Header, "Connection", "upgrade") &&
-			req.Header.Get("Sec-WebSocket-Key") != "" {
-			// A recorder cannot be hijacked: a WebSocket handshake that
-			// passes every check would get a 500 here and a 101 from a
-			// server. The watch tests cover those with real connections.
-			t.Skip()
-		}
-		// An SSE stream ends when the handler first flushes: the request's
-		// context ends there, as when its client goes away.
-		ctx, stop := context.WithCancel(ctx)
-		defer stop()
-		req = req.WithContext(ctx)
-		rec := &flushStops{ResponseRecorder: httptest.NewRecorder(), stop: stop}
-		h.ServeHTTP(rec, req)
-
-		st := rec.Code
-		switch {
-		case st >= 500:
-			t.Fatalf("%s %q: %d %s\nlog: %s", method, path, st, rec.Body.Bytes(), tail(logs.String(), 4000))
-		case st >= 300 && st < 400:
-			t.Fatalf("%s %q: redirect %d to %q", method, path, st, rec.Header().Get("Location"))
-		case st == 499:
-			t.Fatalf("%s %q: 499 while the client is still here", method, path)
-		case st >= 400 && req.Method != http.MethodHead:
-			var e struct{ Error, Message, Code string }
-			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || e.Message == "" || e.Error != e.Message {
-				t.Fatalf("%s %q: %d with body %q", method, path, st, rec.Body.Bytes())
-			}
-		case st == 200 && req.Method != http.MethodHead && rec.Header().Get("Content-Type") == "application/json":
-			if !json.Valid(rec.Body.Bytes()) {
-				t.Fatalf("%s %q: invalid JSON %q", method, path, rec.Body.Bytes())
-			}
-		}
+		fuzzServe(t, h, &logs, method, path, headers, body, chunked)
 	})
+}
+
+// fuzzServe sends one fuzzed request to h and checks the answer: no 5xx (the
+// store is up throughout), no redirect, no 499 while the client is there,
+// the JSON error body on every error, and valid JSON on a 200 that says it
+// is JSON. It returns the recorder; a request that cannot be sent or
+// checked this way skips the test.
+func fuzzServe(t *testing.T, h http.Handler, logs *logBuffer, method, path, headers string, body []byte, chunked bool) *httptest.ResponseRecorder {
+	t.Helper()
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var rd io.Reader = bytes.NewReader(body)
+	if chunked {
+		rd = io.MultiReader(rd) // hides the length
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://fuzz.test"+path, rd)
+	if err != nil {
+		t.Skip()
+	}
+	for line := range strings.SplitSeq(headers, "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !token(name) || strings.ContainsAny(value, "\r\n\x00") {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		if textproto.CanonicalMIMEHeaderKey(name) == "Host" {
+			req.Host = value
+			continue
+		}
+		req.Header.Add(name, value)
+	}
+	if headerHas(req.Header, "Upgrade", "websocket") && headerHas(req.Header, "Connection", "upgrade") &&
+		req.Header.Get("Sec-WebSocket-Key") != "" {
+		// A recorder cannot be hijacked: a WebSocket handshake that
+		// passes every check would get a 500 here and a 101 from a
+		// server. The watch tests cover those with real connections.
+		t.Skip()
+	}
+	// An SSE stream ends when the handler first flushes: the request's
+	// context ends there, as when its client goes away.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	req = req.WithContext(ctx)
+	rec := &flushStops{ResponseRecorder: httptest.NewRecorder(), stop: stop}
+	h.ServeHTTP(rec, req)
+
+	st := rec.Code
+	switch {
+	case st >= 500:
+		t.Fatalf("%s %q: %d %s\nlog: %s", method, path, st, rec.Body.Bytes(), tail(logs.String(), 4000))
+	case st >= 300 && st < 400:
+		t.Fatalf("%s %q: redirect %d to %q", method, path, st, rec.Header().Get("Location"))
+	case st == 499:
+		t.Fatalf("%s %q: 499 while the client is still here", method, path)
+	case st >= 400 && req.Method != http.MethodHead:
+		var e struct{ Error, Message, Code string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || e.Message == "" || e.Error != e.Message {
+			t.Fatalf("%s %q: %d with body %q", method, path, st, rec.Body.Bytes())
+		}
+	case st == 200 && req.Method != http.MethodHead && rec.Header().Get("Content-Type") == "application/json":
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%s %q: invalid JSON %q", method, path, rec.Body.Bytes())
+		}
+	}
+	return rec.ResponseRecorder
 }
 
 // token reports whether s is a valid header name.

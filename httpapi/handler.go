@@ -19,18 +19,26 @@ import (
 // Handler serves the ironkv HTTP API on a kv.Store. Make one with New; it
 // is safe for concurrent use.
 type Handler struct {
-	store    *kv.Store
-	buckets  *bucketCache
+	core
+	store   *kv.Store
+	buckets *bucketCache
+
+	// Watch routes.
+	hub    *watch.Hub
+	ownHub bool // made by New, closed by Close
+}
+
+// core is what every handler of the package shares: the API key check,
+// the CORS and origin rules, routing with JSON 404 and 405 answers, the
+// error answers and request ids, the body limit, the observer, and the
+// watch connections that Close ends.
+type core struct {
 	mux      *http.ServeMux
 	keys     apiKeys
 	origins  []originRule
 	maxBody  int64
 	log      *slog.Logger
 	observer Observer
-
-	// Watch routes.
-	hub      *watch.Hub
-	ownHub   bool // made by New, closed by Close
 	watchObs WatchObserver
 	sseBeat  time.Duration
 	wsPing   time.Duration
@@ -39,6 +47,59 @@ type Handler struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	closed   atomic.Bool
+}
+
+// newOptions applies opts over the defaults.
+func newOptions(opts []Option) options {
+	o := options{maxBody: DefaultMaxBodyBytes, maxBuckets: defaultMaxBuckets, bucketFresh: bucketFreshness}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	return o
+}
+
+// init sets h up from o, with a fresh ServeMux for the caller's routes.
+func (h *core) init(o *options) {
+	h.mux = http.NewServeMux()
+	h.keys = newAPIKeys(o.keysSet, o.keys)
+	h.maxBody = o.maxBody
+	h.log = o.logger
+	h.observer = o.observer
+	h.watchObs, _ = o.observer.(WatchObserver)
+	h.sseBeat, h.wsPing = DefaultSSEKeepalive, DefaultWebSocketKeepalive
+	if o.keepalive > 0 {
+		h.sseBeat, h.wsPing = o.keepalive, o.keepalive
+	}
+	if h.keys.on && len(h.keys.digests) == 0 {
+		h.log.Warn("httpapi: API keys were configured but all are empty; every request will be refused with 401")
+	}
+	if len(o.origins) == 0 {
+		h.origins = defaultOrigins
+	}
+	for _, s := range o.origins {
+		rule, ok := parseOriginRule(s)
+		if !ok {
+			h.log.Warn("httpapi: ignoring an allowed origin that is not scheme://host[:port], scheme://host:* or *", "origin", s)
+			continue
+		}
+		h.origins = append(h.origins, rule)
+	}
+	var id [4]byte
+	_, _ = rand.Read(id[:])
+	h.idPrefix = hex.EncodeToString(id[:])
+}
+
+// close refuses the requests that come after it with 503, ends every watch
+// connection and waits for them. It reports whether it was the first call.
+func (h *core) close() bool {
+	if h.closed.Swap(true) {
+		return false
+	}
+	h.streams.close()
+	return true
 }
 
 // New returns a Handler that serves the ironkv REST API and its watch
@@ -58,47 +119,16 @@ func New(store *kv.Store, opts ...Option) *Handler {
 	if ns := store.Namespace(); ns != bucket.App {
 		panic(fmt.Sprintf("httpapi.New: the store works in namespace %q; the API serves only %q", ns, bucket.App))
 	}
-	c := config{maxBody: DefaultMaxBodyBytes, maxBuckets: defaultMaxBuckets, bucketFresh: bucketFreshness}
-	for _, opt := range opts {
-		opt(&c)
-	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
+	o := newOptions(opts)
 	h := &Handler{
-		store:    store,
-		buckets:  newBucketCache(store, c.maxBuckets, c.bucketFresh),
-		keys:     newAPIKeys(c.keysSet, c.keys),
-		maxBody:  c.maxBody,
-		log:      c.logger,
-		observer: c.observer,
+		store:   store,
+		buckets: newBucketCache(store, o.maxBuckets, o.bucketFresh),
 	}
-	h.hub = c.hub
+	h.init(&o)
+	h.hub = o.hub
 	if h.hub == nil {
-		h.hub, h.ownHub = watch.NewHub(store, watch.WithLogger(c.logger)), true
+		h.hub, h.ownHub = watch.NewHub(store, watch.WithLogger(o.logger)), true
 	}
-	h.watchObs, _ = c.observer.(WatchObserver)
-	h.sseBeat, h.wsPing = DefaultSSEKeepalive, DefaultWebSocketKeepalive
-	if c.keepalive > 0 {
-		h.sseBeat, h.wsPing = c.keepalive, c.keepalive
-	}
-	if h.keys.on && len(h.keys.digests) == 0 {
-		h.log.Warn("httpapi: API keys were configured but all are empty; every request will be refused with 401")
-	}
-	if len(c.origins) == 0 {
-		h.origins = defaultOrigins
-	}
-	for _, o := range c.origins {
-		rule, ok := parseOriginRule(o)
-		if !ok {
-			h.log.Warn("httpapi: ignoring an allowed origin that is not scheme://host[:port], scheme://host:* or *", "origin", o)
-			continue
-		}
-		h.origins = append(h.origins, rule)
-	}
-	var id [4]byte
-	_, _ = rand.Read(id[:])
-	h.idPrefix = hex.EncodeToString(id[:])
 	h.routes()
 	return h
 }
@@ -118,10 +148,9 @@ var bucketFreshness = defaultBucketFresh
 // waits for SSE responses to finish: call Close from
 // http.Server.RegisterOnShutdown so that both end at once.
 func (h *Handler) Close() error {
-	if h.closed.Swap(true) {
+	if !h.close() {
 		return nil
 	}
-	h.streams.close()
 	var err error
 	if h.ownHub {
 		err = h.hub.Close()
@@ -141,7 +170,6 @@ type route func(w http.ResponseWriter, r *http.Request) (target, error)
 // because ServeMux would otherwise redirect it to ".../history/", losing the
 // host's mount prefix.
 func (h *Handler) routes() {
-	h.mux = http.NewServeMux()
 	h.handle("POST /buckets", h.createBucket)
 	h.handle("GET /buckets", h.listBuckets)
 	h.handle("GET /buckets/{b}", h.getBucket)
@@ -166,7 +194,7 @@ func (h *Handler) routes() {
 }
 
 // handle registers fn for pattern behind the API key check.
-func (h *Handler) handle(pattern string, fn route) {
+func (h *core) handle(pattern string, fn route) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !h.keys.check(r) {
 			h.fail(w, r, errUnauthorized, target{})
@@ -180,7 +208,7 @@ func (h *Handler) handle(pattern string, fn route) {
 
 // handleStream registers fn for pattern behind the API key check of the
 // watch routes, which also take the key as ?token=.
-func (h *Handler) handleStream(pattern string, fn route) {
+func (h *core) handleStream(pattern string, fn route) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !h.keys.checkStream(r) {
 			h.fail(w, r, errUnauthorizedStream, target{})
@@ -192,7 +220,7 @@ func (h *Handler) handleStream(pattern string, fn route) {
 	})
 }
 
-func (h *Handler) notAllowed(pattern, allow string) {
+func (h *core) notAllowed(pattern, allow string) {
 	msg := "method %s is not allowed here; allowed: " + allow
 	h.handle(pattern, func(w http.ResponseWriter, r *http.Request) (target, error) {
 		w.Header().Set("Allow", allow)
@@ -208,7 +236,12 @@ func notFound(w http.ResponseWriter, r *http.Request) (target, error) {
 // route is recovered, logged with its stack and answered with a 500; when
 // the answer had already started, ServeHTTP cuts the connection instead by
 // panicking with http.ErrAbortHandler, which net/http handles quietly.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serveHTTP(w, r) }
+
+// serveHTTP is the ServeHTTP of every handler of the package: it routes r
+// behind the checks that every route shares, recovers panics and reports
+// the request to the observer.
+func (h *core) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := writerPool.Get().(*respWriter)
 	*rw = respWriter{ResponseWriter: w}
 	start := time.Now()
@@ -246,7 +279,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // finish reports the request to the observer and recycles rw.
-func (h *Handler) finish(rw *respWriter, r *http.Request, start time.Time) {
+func (h *core) finish(rw *respWriter, r *http.Request, start time.Time) {
 	if h.observer != nil {
 		route := rw.route
 		if rw.routed && r.Pattern != "" && r.Pattern != "/" {
@@ -265,7 +298,7 @@ func (h *Handler) finish(rw *respWriter, r *http.Request, start time.Time) {
 	writerPool.Put(rw)
 }
 
-func (h *Handler) serve(w *respWriter, r *http.Request) {
+func (h *core) serve(w *respWriter, r *http.Request) {
 	if h.closed.Load() {
 		h.fail(w, r, &apiError{http.StatusServiceUnavailable, codeUnavailable, "the API handler is closed"}, target{})
 		return

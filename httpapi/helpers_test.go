@@ -31,13 +31,16 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// env is a Handler on a fresh in-process store, served by httptest.
+// env is a handler served by httptest: a Handler on a fresh in-process
+// store (store and h set), or another handler of the package.
 type env struct {
 	t      testing.TB
 	store  *kv.Store
 	h      *httpapi.Handler
 	srv    *httptest.Server
 	client *http.Client
+	// answers, when not nil, gets the header and body of every answer.
+	answers *logBuffer
 }
 
 // newEnv starts a Handler with opts on a new store, mounted at the root.
@@ -50,16 +53,28 @@ func newEnv(t testing.TB, opts ...httpapi.Option) *env {
 func newEnvOn(t testing.TB, store *kv.Store, opts ...httpapi.Option) *env {
 	t.Helper()
 	h := httpapi.New(store, opts...)
+	e := serveEnv(t, h, h.Close)
+	e.store, e.h = store, h
+	return e
+}
+
+// serveEnv serves h with httptest until the test ends, then calls
+// closeHandler (nil for none).
+func serveEnv(t testing.TB, h http.Handler, closeHandler func() error) *env {
+	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
-		if err := h.Close(); err != nil {
+		if closeHandler == nil {
+			return
+		}
+		if err := closeHandler(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
 	client := srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &env{t: t, store: store, h: h, srv: srv, client: client}
+	return &env{t: t, srv: srv, client: client}
 }
 
 // resp is a response with its body read.
@@ -105,6 +120,10 @@ func (e *env) tryDo(ctx context.Context, method, path string, body string, hdr .
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		return resp{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	if e.answers != nil {
+		_ = r.Header.Write(e.answers)
+		_, _ = e.answers.Write(append(b, '\n'))
 	}
 	return resp{status: r.StatusCode, header: r.Header, body: b}, nil
 }

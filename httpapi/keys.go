@@ -235,7 +235,7 @@ func conditions(r *http.Request, put bool) (condition, error) {
 	}
 	if inm != "" {
 		if !put {
-			return c, badRequest("If-None-Match is not supported here; use If-Match: N for a conditional delete")
+			return c, badRequest("If-None-Match is not supported here; use If-Match: N to make the request conditional")
 		}
 		if strings.TrimSpace(inm) != "*" {
 			return c, badRequest("If-None-Match %q: only * is supported (create the key only if it has no value)", truncate(inm, 40))
@@ -323,7 +323,7 @@ func wantsRaw(accept string) bool {
 // readBody reads the request body, at most limit bytes: a Content-Length
 // over limit is refused without reading, and a body that turns out longer
 // is cut off at limit. what names the body in the 413 message.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) ([]byte, error) {
+func (h *core) readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, h.tooLargeBody(what, r.ContentLength, limit)
 	}
@@ -360,11 +360,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 }
 
 // tooLarge is the 413 of a value over the request body limit.
-func (h *Handler) tooLarge(size, limit int64) error {
+func (h *core) tooLarge(size, limit int64) error {
 	return h.tooLargeBody("value", size, limit)
 }
 
-func (h *Handler) tooLargeBody(what string, size, limit int64) error {
+func (h *core) tooLargeBody(what string, size, limit int64) error {
 	msg := what + " is over the limit of " + strconv.FormatInt(limit, 10) + " bytes"
 	if size >= 0 {
 		msg = what + " of " + strconv.FormatInt(size, 10) + " bytes is over the limit of " + strconv.FormatInt(limit, 10) + " bytes"

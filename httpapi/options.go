@@ -15,8 +15,8 @@ const DefaultMaxBodyBytes = 8 << 20
 // whatever WithMaxBodyBytes says.
 const maxConfigBodyBytes = 64 << 10
 
-// config is what the Options of New set.
-type config struct {
+// options is what the Options of New, NewConfig and NewSecrets set.
+type options struct {
 	keys        []string
 	keysSet     bool
 	origins     []string
@@ -29,8 +29,10 @@ type config struct {
 	keepalive   time.Duration
 }
 
-// Option configures a Handler made by New.
-type Option func(*config)
+// Option configures a Handler made by New, a ConfigHandler made by NewConfig
+// or a SecretsHandler made by NewSecrets. Options that concern only the KV
+// API's buckets and watch Hub (WithHub) are ignored by the other two.
+type Option func(*options)
 
 // WithAPIKeys requires every request to carry one of keys as
 // "Authorization: Bearer <key>"; a request without a valid key gets 401
@@ -41,7 +43,7 @@ type Option func(*config)
 // deployment forgot to set locks the API instead of opening it. Calling
 // WithAPIKeys again adds keys.
 func WithAPIKeys(keys ...string) Option {
-	return func(c *config) {
+	return func(c *options) {
 		c.keysSet = true
 		c.keys = append(c.keys, keys...)
 	}
@@ -54,7 +56,7 @@ func WithAPIKeys(keys ...string) Option {
 // http://[::1]:*. The same origin is always allowed.
 // Entries that do not parse are ignored with a warning in the log.
 func WithAllowedOrigins(origins ...string) Option {
-	return func(c *config) { c.origins = append(c.origins, origins...) }
+	return func(c *options) { c.origins = append(c.origins, origins...) }
 }
 
 // WithMaxBodyBytes sets the largest request body the Handler reads, in
@@ -64,7 +66,7 @@ func WithAllowedOrigins(origins ...string) Option {
 // max_value_size, when smaller, is enforced the same way. n <= 0 keeps the
 // default.
 func WithMaxBodyBytes(n int64) Option {
-	return func(c *config) {
+	return func(c *options) {
 		if n > 0 {
 			c.maxBody = n
 		}
@@ -75,7 +77,7 @@ func WithMaxBodyBytes(n int64) Option {
 // that the response carries) and recovered panics; slog.Default() without
 // this option or with nil. Client errors (4xx) are logged at Debug level.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.logger = l }
+	return func(c *options) { c.logger = l }
 }
 
 // WithHub makes the watch routes subscribe through hub, which must be a Hub
@@ -85,7 +87,7 @@ func WithLogger(l *slog.Logger) Option {
 // change how far a watcher may fall behind. The Handler never closes a Hub
 // given with WithHub; close it after the Handler. Nil keeps the default.
 func WithHub(hub *watch.Hub) Option {
-	return func(c *config) { c.hub = hub }
+	return func(c *options) { c.hub = hub }
 }
 
 // WithKeepalive sets how often the watch routes keep an idle connection
@@ -94,14 +96,14 @@ func WithHub(hub *watch.Hub) Option {
 // pong does not come within d. Without this option (or with d <= 0) it is
 // DefaultSSEKeepalive for SSE and DefaultWebSocketKeepalive for WebSocket.
 func WithKeepalive(d time.Duration) Option {
-	return func(c *config) { c.keepalive = max(d, 0) }
+	return func(c *options) { c.keepalive = max(d, 0) }
 }
 
 // WithObserver registers o to be told about every request once its
 // response is written, for metrics. If o also implements WatchObserver, it
 // is told when watch clients come and go. Nil removes the observer.
 func WithObserver(o Observer) Option {
-	return func(c *config) { c.observer = o }
+	return func(c *options) { c.observer = o }
 }
 
 // Observer receives one call per request, for metrics. The server binary

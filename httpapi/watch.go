@@ -167,7 +167,7 @@ func (h *Handler) subscribe(r *http.Request, p watchRequest, cancel context.Canc
 }
 
 // watchClients tells the WatchObserver, if any, about delta clients.
-func (h *Handler) watchClients(delta int) {
+func (h *core) watchClients(delta int) {
 	if h.watchObs != nil {
 		h.watchObs.WatchClients(delta)
 	}
@@ -183,37 +183,53 @@ type streamEnd struct {
 	reason string
 }
 
-// endOf turns the error that ended a subscription, or ctx's, into how the
-// stream ends. ctx is the stream's context.
-func (h *Handler) endOf(ctx context.Context, r *http.Request, p watchRequest, err error) streamEnd {
+// endOf turns the error that ended a watch of t, or ctx's, into how the
+// stream ends. ctx is the stream's context; filter is logged when the watch
+// fails.
+func (h *core) endOf(ctx context.Context, r *http.Request, t target, filter string, err error) streamEnd {
 	var sce *kv.SlowConsumerError
+	keyNoun, bucketNoun := t.nouns()
 	switch {
 	case h.closed.Load() || errors.Is(err, kv.ErrClosed):
 		return streamEnd{"server shutting down", websocket.StatusGoingAway, "server shutting down"}
 	case ctx.Err() != nil:
 		return streamEnd{}
-	case errors.As(err, &sce):
+	case errors.As(err, &sce) && t.kind == kindKV:
 		msg := sce.Error() // "slow consumer; resume from N"
 		return streamEnd{msg, websocket.StatusTryAgainLater, msg}
+	case errors.As(err, &sce):
+		// The config watch has no ?since=: a client that fell behind
+		// reconnects and reads the document again.
+		msg := "slow consumer; reconnect and read the " + keyNoun + " again"
+		return streamEnd{msg, websocket.StatusTryAgainLater, "slow consumer; reconnect"}
 	case errors.Is(err, kv.ErrBucketNotFound):
-		h.buckets.forget(p.t.bucket, nil)
-		return streamEnd{fmt.Sprintf("bucket %q was deleted", p.t.bucket), websocket.StatusNormalClosure, "bucket deleted"}
+		return streamEnd{fmt.Sprintf("%s %q was deleted", bucketNoun, t.bucket), websocket.StatusNormalClosure, bucketNoun + " deleted"}
 	}
 	h.log.WarnContext(r.Context(), "httpapi: watch failed",
-		"method", r.Method, "path", r.URL.EscapedPath(), "bucket", p.t.bucket, "filter", p.filter, "err", err)
+		"method", r.Method, "path", r.URL.EscapedPath(), bucketNoun, t.bucket, "filter", filter, "err", err)
 	return streamEnd{"the watch failed; reconnect to resume", websocket.StatusInternalError, "watch failed"}
+}
+
+// kvEnd is endOf for a watch of the KV API, which also forgets the cached
+// handle of a bucket that was deleted.
+func (h *Handler) kvEnd(ctx context.Context, r *http.Request, p watchRequest, err error) streamEnd {
+	if errors.Is(err, kv.ErrBucketNotFound) {
+		h.buckets.forget(p.t.bucket, nil)
+	}
+	return h.endOf(ctx, r, p.t, p.filter, err)
 }
 
 // pacer paces a stream's keepalives and bounds its writes. It works in
 // periods of the keepalive interval: next waits for an event until the
 // period ends and then reports errKeepalive; after the keepalive, start
 // begins the next period. Every write of a period must be done by the
-// period's end plus streamWriteTimeout, and ends with parent. A busy
+// period's end plus streamWriteTimeout, and ends with writeParent. A busy
 // stream makes no more contexts than an idle one: two per period.
 type pacer struct {
-	parent context.Context
-	every  time.Duration
-	end    time.Time // of the period
+	parent      context.Context // the stream's: ends the waits
+	writeParent context.Context // ends the writes
+	every       time.Duration
+	end         time.Time // of the period
 
 	ctx           context.Context // ends with the period, for next
 	cancel        context.CancelFunc
@@ -222,8 +238,10 @@ type pacer struct {
 	writeDeadline time.Time
 }
 
-func newPacer(parent context.Context, every time.Duration) *pacer {
-	p := &pacer{parent: parent, every: every}
+// newPacer returns a pacer whose waits end with parent and whose writes end
+// with writeParent.
+func newPacer(parent, writeParent context.Context, every time.Duration) *pacer {
+	p := &pacer{parent: parent, writeParent: writeParent, every: every}
 	p.start()
 	return p
 }
@@ -234,7 +252,7 @@ func (p *pacer) start() {
 	p.end = time.Now().Add(p.every)
 	p.writeDeadline = p.end.Add(streamWriteTimeout)
 	p.ctx, p.cancel = context.WithDeadline(p.parent, p.end)
-	p.writeCtx, p.writeCancel = context.WithDeadline(p.parent, p.writeDeadline)
+	p.writeCtx, p.writeCancel = context.WithDeadline(p.writeParent, p.writeDeadline)
 }
 
 func (p *pacer) stop() {
@@ -248,10 +266,46 @@ func (p *pacer) stop() {
 // while the subscription has none.
 func (p *pacer) next(sub *watch.Subscription) (kv.Event, error) {
 	ev, err := sub.Next(p.ctx)
+	return ev, p.due(err)
+}
+
+// nextFrame appends the next frame of src to b, or returns errKeepalive
+// when the period ends while src has none.
+func (p *pacer) nextFrame(src frameSource, b []byte) ([]byte, error) {
+	b, err := src.appendNext(p.ctx, b)
+	return b, p.due(err)
+}
+
+// due turns the error of a wait that the period's end cut short into
+// errKeepalive.
+func (p *pacer) due(err error) error {
 	if err != nil && p.parent.Err() == nil && p.ctx.Err() != nil {
-		return ev, errKeepalive
+		return errKeepalive
 	}
-	return ev, err
+	return err
+}
+
+// frameSource is what a WebSocket watch sends: the KV API's kv_update
+// frames of a watch.Subscription, or the config_update frames of a
+// config.Watcher.
+type frameSource interface {
+	// appendNext waits for the next change, until ctx ends, and appends
+	// its frame to b. Its error ends the stream (see endOf).
+	appendNext(ctx context.Context, b []byte) ([]byte, error)
+}
+
+// kvFrames are the frames of a watch of the KV API.
+type kvFrames struct {
+	sub    *watch.Subscription
+	bucket string
+}
+
+func (f kvFrames) appendNext(ctx context.Context, b []byte) ([]byte, error) {
+	ev, err := f.sub.Next(ctx)
+	if err != nil {
+		return b, err
+	}
+	return appendFrame(b, f.bucket, &ev), nil
 }
 
 // errKeepalive says that a stream is due its keepalive.
@@ -336,20 +390,9 @@ func (h *Handler) watchWebSocket(w http.ResponseWriter, r *http.Request) (target
 	}
 	defer h.streams.leave(st)
 	defer sub.Close()
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		// The Origin was checked before routing, against the same rules as
-		// the REST routes (see Handler.cors); websocket's own check knows
-		// only the same origin and would refuse the allowed ones.
-		InsecureSkipVerify: true,
-	})
-	if err != nil {
-		// Accept has answered; checkUpgrade leaves it little to refuse.
-		h.log.DebugContext(r.Context(), "httpapi: WebSocket upgrade failed", "path", r.URL.EscapedPath(), "err", err)
-		return p.t, nil
-	}
-	h.watchClients(1)
-	defer h.watchClients(-1)
-	h.serveWebSocket(ctx, cancel, r, p, conn, sub)
+	h.serveWebSocket(ctx, cancel, w, r, kvFrames{sub, p.t.bucket}, func(err error) streamEnd {
+		return h.kvEnd(ctx, r, p, err)
+	}, "filter", p.filter)
 	return p.t, nil
 }
 
@@ -394,13 +437,30 @@ func headerHasToken(hd http.Header, name, token string) bool {
 	return false
 }
 
-// serveWebSocket runs one WebSocket watch: a reader loop on a goroutine of
-// its own that drops what the client sends and answers its control frames,
-// and the writer loop here, which sends the subscription's events and the
-// keepalive pings. Each ends the other: the writer closes the connection
-// when it stops, which ends the reader, and the reader cancels the writer
-// when the client goes away. serveWebSocket returns after both.
-func (h *Handler) serveWebSocket(ctx context.Context, cancel context.CancelFunc, r *http.Request, p watchRequest, conn *websocket.Conn, sub *watch.Subscription) {
+// serveWebSocket upgrades r, which checkUpgrade accepted, and runs one
+// WebSocket watch of src: a reader loop on a goroutine of its own that drops
+// what the client sends and answers its control frames, and the writer loop
+// here, which sends src's frames and the keepalive pings. Each ends the
+// other: the writer closes the connection when it stops, which ends the
+// reader, and the reader calls cancel, which ends ctx, when the client goes
+// away. end says how the stream ends for the error that stopped src;
+// logAttrs describe the watch in the debug log. serveWebSocket returns
+// after both loops.
+func (h *core) serveWebSocket(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request,
+	src frameSource, end func(error) streamEnd, logAttrs ...any) {
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The Origin was checked before routing, against the same rules as
+		// the REST routes (see core.cors); websocket's own check knows
+		// only the same origin and would refuse the allowed ones.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		// Accept has answered; checkUpgrade leaves it little to refuse.
+		h.log.DebugContext(r.Context(), "httpapi: WebSocket upgrade failed", "path", r.URL.EscapedPath(), "err", err)
+		return
+	}
+	h.watchClients(1)
+	defer h.watchClients(-1)
 	conn.SetReadLimit(wsReadLimit)
 	readDone := make(chan struct{})
 	go func() {
@@ -419,40 +479,57 @@ func (h *Handler) serveWebSocket(ctx context.Context, cancel context.CancelFunc,
 		}
 	}()
 
-	err := h.writeWebSocket(ctx, conn, p, sub)
+	// A write must not end with ctx: the websocket package closes the
+	// connection when the context of a write ends, even one that has just
+	// sent its frame, and the client would then miss the error frame and
+	// the close code. Writes get closeWriteTimeout more than ctx; one stuck
+	// that long (a client that reads nothing) is cut then.
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	stopCut := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(closeWriteTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			wcancel()
+		case <-wctx.Done():
+		}
+	})
+	defer stopCut()
+
+	err = h.writeWebSocket(ctx, wctx, conn, src)
 	if err != nil {
-		end := h.endOf(ctx, r, p, err)
-		if end.message != "" {
+		e := end(err)
+		if e.message != "" {
 			bp := getBuf()
-			b := appendErrorFrame(*bp, end.message)
+			b := appendErrorFrame(*bp, e.message)
 			wctx, wcancel := context.WithTimeout(context.Background(), closeWriteTimeout)
 			err = conn.Write(wctx, websocket.MessageText, b)
 			wcancel()
 			putBuf(bp, b)
 			if err == nil {
-				_ = conn.Close(end.code, end.reason)
+				_ = conn.Close(e.code, e.reason)
 			}
 		}
 		if h.log.Enabled(r.Context(), slog.LevelDebug) {
 			h.log.DebugContext(r.Context(), "httpapi: WebSocket watch ended",
-				"path", r.URL.EscapedPath(), "filter", p.filter, "reason", err, "message", end.message)
+				append([]any{"path", r.URL.EscapedPath(), "reason", err, "message", e.message}, logAttrs...)...)
 		}
 	}
 	_ = conn.CloseNow()
 	<-readDone
 }
 
-// writeWebSocket sends the events of sub as frames until the subscription
-// or ctx ends, or the client stops taking them. It returns why; a nil error
-// means that the connection failed.
-func (h *Handler) writeWebSocket(ctx context.Context, conn *websocket.Conn, p watchRequest, sub *watch.Subscription) error {
-	pc := newPacer(ctx, h.wsPing)
+// writeWebSocket sends the frames of src until src or ctx ends, or the
+// client stops taking them; its writes and pings end with wctx. It returns
+// why; a nil error means that the connection failed.
+func (h *core) writeWebSocket(ctx, wctx context.Context, conn *websocket.Conn, src frameSource) error {
+	pc := newPacer(ctx, wctx, h.wsPing)
 	defer pc.stop()
 	for {
-		ev, err := pc.next(sub)
+		bp := getBuf()
+		b, err := pc.nextFrame(src, *bp)
 		if err == nil {
-			bp := getBuf()
-			b := appendFrame(*bp, p.t.bucket, &ev)
 			err = conn.Write(pc.writeCtx, websocket.MessageText, b)
 			putBuf(bp, b)
 			if err != nil {
@@ -460,10 +537,11 @@ func (h *Handler) writeWebSocket(ctx context.Context, conn *websocket.Conn, p wa
 			}
 			continue
 		}
+		putBuf(bp, b)
 		if err != errKeepalive {
 			return err
 		}
-		pctx, pcancel := context.WithTimeout(ctx, h.wsPing)
+		pctx, pcancel := context.WithTimeout(wctx, h.wsPing)
 		err = conn.Ping(pctx)
 		pcancel()
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/httpapi"
+	"github.com/ironkv/ironkv/secrets"
 )
 
 // Config is what run serves. main fills it from flags and IRONKV_*
@@ -75,7 +76,40 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after a
 	// shutdown signal, and again how long closing NATS may take.
 	ShutdownTimeout time.Duration
+
+	// MasterKey is the keyring of secrets in the form of
+	// secrets.ParseKeyring: one key of 64 hex digits, or "id:hex" entries,
+	// the active key first. It comes from IRONKV_MASTER_KEY only, never
+	// from a flag: command lines show in ps. It never prints.
+	MasterKey masterKey
+
+	// MasterKeyFile names a file that holds the keyring, one key per line
+	// (see secrets.LoadKeyring). It excludes MasterKey.
+	MasterKeyFile string
+
+	// InsecurePlaintextSecrets lets the secrets routes work without a
+	// master key, storing values in plaintext, for development. With a
+	// key, writes stay encrypted and plaintext records are still read, so
+	// that ReencryptSecrets can encrypt a development store.
+	InsecurePlaintextSecrets bool
+
+	// ReencryptSecrets moves every secret of every environment to the
+	// active master key at startup, before serving; the server then serves
+	// as usual.
+	ReencryptSecrets bool
 }
+
+// masterKey holds key material: it prints as "REDACTED", in %v, %+v, %#v
+// and log/slog alike, so that no log line or error shows it.
+type masterKey string
+
+func (masterKey) String() string       { return "REDACTED" }
+func (masterKey) GoString() string     { return `"REDACTED"` }
+func (masterKey) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// hasMasterKey reports whether a master key is configured, in the
+// environment or as a file.
+func (c *Config) hasMasterKey() bool { return c.MasterKey != "" || c.MasterKeyFile != "" }
 
 // Defaults of the settings that have one.
 const (
@@ -136,6 +170,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.validateNATS(); err != nil {
+		return err
+	}
+	if err := c.validateSecrets(); err != nil {
 		return err
 	}
 	if !c.InsecureAllowPublicWithoutKey {
@@ -213,6 +250,25 @@ func (c *Config) validateNATS() error {
 		if err := checkNATSURL(r); err != nil {
 			return fmt.Errorf("-cluster-routes (IRONKV_CLUSTER_ROUTES): %w", err)
 		}
+	}
+	return nil
+}
+
+// validateSecrets checks the master key settings. The key itself is
+// parsed, so that a malformed one stops the server at once; no error quotes
+// key material.
+func (c *Config) validateSecrets() error {
+	if c.MasterKey != "" && c.MasterKeyFile != "" {
+		return fmt.Errorf("%s and -master-key-file (%s) are both set: give the keyring one way", secrets.EnvMasterKey, secrets.EnvMasterKeyFile)
+	}
+	if c.MasterKey != "" {
+		if _, err := secrets.ParseKeyring(string(c.MasterKey)); err != nil {
+			return fmt.Errorf("%s: %w", secrets.EnvMasterKey, err)
+		}
+	}
+	if c.ReencryptSecrets && !c.hasMasterKey() {
+		return fmt.Errorf("-reencrypt-secrets (IRONKV_REENCRYPT_SECRETS) needs a master key to encrypt with: set %s or -master-key-file (%s)",
+			secrets.EnvMasterKey, secrets.EnvMasterKeyFile)
 	}
 	return nil
 }

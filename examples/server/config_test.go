@@ -13,6 +13,9 @@ import (
 	"github.com/ironkv/ironkv/embedded"
 )
 
+// testKeyring is a master key, for the tests of parseConfig only.
+const testKeyring = "k1:9a0b11c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e"
+
 // parse runs parseConfig with args and an environment made of env only.
 func parse(args []string, env map[string]string) (Config, error) {
 	lookup := func(k string) (string, bool) {
@@ -87,6 +90,17 @@ func TestParseConfig(t *testing.T) {
 			with(func(c *Config) { c.Listen, c.InsecureAllowPublicWithoutKey = ":9123", true })},
 		{"public with the insecure variable", []string{"-listen", "[::]:9123"}, map[string]string{"IRONKV_INSECURE_ALLOW_PUBLIC_WITHOUT_KEY": "true"},
 			with(func(c *Config) { c.Listen, c.InsecureAllowPublicWithoutKey = "[::]:9123", true })},
+		{"master key from its variable", nil, map[string]string{"IRONKV_MASTER_KEY": testKeyring},
+			with(func(c *Config) { c.MasterKey = testKeyring })},
+		{"master key file, re-encryption and plaintext from variables", nil,
+			map[string]string{"IRONKV_MASTER_KEY_FILE": "/etc/ironkv/keys", "IRONKV_REENCRYPT_SECRETS": "true", "IRONKV_INSECURE_PLAINTEXT_SECRETS": "1"},
+			with(func(c *Config) {
+				c.MasterKeyFile, c.ReencryptSecrets, c.InsecurePlaintextSecrets = "/etc/ironkv/keys", true, true
+			})},
+		{"master key file flag wins", []string{"-master-key-file", "k", "-reencrypt-secrets"}, map[string]string{"IRONKV_MASTER_KEY_FILE": "other"},
+			with(func(c *Config) { c.MasterKeyFile, c.ReencryptSecrets = "k", true })},
+		{"plaintext secrets flag", []string{"-insecure-plaintext-secrets"}, nil,
+			with(func(c *Config) { c.InsecurePlaintextSecrets = true })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +158,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"host name without key", []string{"-listen", "kv.internal:9123"}, nil, []string{"refusing"}},
 		{"insecure env false", []string{"-listen", "0.0.0.0:9123"}, map[string]string{"IRONKV_INSECURE_ALLOW_PUBLIC_WITHOUT_KEY": "false"}, []string{"refusing"}},
 		{"public NATS port even with a key", []string{"-api-key", "secret-key-0123456789", "-nats-listen", "0.0.0.0:4222"}, nil, []string{"refusing", "NATS", "no authentication"}},
+		{"no master key flag", []string{"-master-key", "hunter2"}, nil, []string{"no -master-key flag", "ps", "IRONKV_MASTER_KEY", "-master-key-file"}},
+		{"no master key flag with =", []string{"-memory", "--master-key=hunter2"}, nil, []string{"no -master-key flag"}},
+		{"malformed master key", nil, map[string]string{"IRONKV_MASTER_KEY": "hunter2"}, []string{"IRONKV_MASTER_KEY", "64 hex digits"}},
+		{"malformed second master key", nil, map[string]string{"IRONKV_MASTER_KEY": testKeyring + ",old:hunter2"}, []string{"IRONKV_MASTER_KEY", "entry 2"}},
+		{"master key twice", []string{"-master-key-file", "k"}, map[string]string{"IRONKV_MASTER_KEY": testKeyring}, []string{"IRONKV_MASTER_KEY", "-master-key-file", "one way"}},
+		{"re-encryption without a key", []string{"-reencrypt-secrets"}, nil, []string{"-reencrypt-secrets", "IRONKV_MASTER_KEY"}},
+		{"bad plaintext variable", nil, map[string]string{"IRONKV_INSECURE_PLAINTEXT_SECRETS": "sure"}, []string{"IRONKV_INSECURE_PLAINTEXT_SECRETS"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,8 +180,8 @@ func TestParseConfigErrors(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error %q shows a password", err)
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), testKeyring[3:]) {
+				t.Errorf("error %q shows a password or a key", err)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
-// Command server is the ironkv server: the HTTP API of package httpapi on
-// a NATS JetStream server that runs in the same process (or on remote NATS
-// servers), with health checks, Prometheus metrics and graceful shutdown.
+// Command server is the ironkv server: the HTTP APIs of package httpapi
+// (KV, Config and Secrets) and the dashboard, on a NATS JetStream server
+// that runs in the same process (or on remote NATS servers), with health
+// checks, Prometheus metrics and graceful shutdown.
 //
 // With no flags it starts a working server: an embedded NATS server with
 // JetStream, file storage in ./data, an fsync on every write before it is
@@ -12,20 +13,29 @@
 //	curl -X PUT  localhost:9123/api/v1/kv/buckets/orders/keys/order-1 -d '{"total":42}'
 //	curl         localhost:9123/api/v1/kv/buckets/orders/keys/order-1
 //
+// Secrets need a master key; without one the rest works and the secrets
+// routes answer 503 with how to set one:
+//
+//	IRONKV_MASTER_KEY=$(openssl rand -hex 32) go run ./examples/server
+//
 // # Routes
 //
-//	/api/v1/kv/...  the KV API (SPEC section 5; see package httpapi)
+//	/api/v1/kv/...       the KV API (SPEC section 5; see package httpapi)
+//	/api/v1/config/...   the Config API (SPEC section 9): JSON settings per
+//	                     environment, in SYS_config_ buckets
+//	/api/v1/secrets/...  the Secrets API (SPEC section 10): encrypted secrets
+//	                     per environment, in SYS_secrets_ buckets, metadata only
 //	/health         liveness: 200 {"status":"ok"} while the process serves HTTP
 //	/ready          readiness: 200 {"status":"ready"} when the NATS connection is
 //	                up and JetStream answers (on a cluster: once the node has a
 //	                JetStream meta leader); else 503 {"status":"unavailable",
 //	                "reason":"..."}, also from the moment shutdown begins
 //	/metrics        Prometheus metrics
-//	/               a placeholder page until the web dashboard exists
+//	/               the dashboard
 //
 // /health, /ready and /metrics need no API key. They carry no bucket names,
 // keys or values: request metrics are labelled by route pattern, such as
-// "PUT /buckets/{b}/keys/{key...}", never by path.
+// "PUT /buckets/{b}/keys/{key...}" or "GET /config/{name}", never by path.
 //
 // # Flags and environment
 //
@@ -98,6 +108,30 @@
 //	-shutdown-timeout duration  IRONKV_SHUTDOWN_TIMEOUT  default 30s
 //	    How long requests in flight may run after SIGINT or SIGTERM (and
 //	    then, again, how long closing NATS may take).
+//	(no flag)                   IRONKV_MASTER_KEY        default none
+//	    The master keyring of secrets: one key of 64 hex digits
+//	    (openssl rand -hex 32), or "id:hex" entries separated by commas, the
+//	    active key first (see package secrets). There is deliberately no
+//	    flag for it: command lines show in ps and shell history, to every
+//	    user of the machine; a -master-key flag is refused with an error
+//	    that says so. The environment of a process is readable only by its
+//	    user (and root), through /proc.
+//	-master-key-file file       IRONKV_MASTER_KEY_FILE   default none
+//	    A file holding the keyring, one key per line, the active one first;
+//	    '#' comments allowed. Keep it readable by the server's user only
+//	    (chmod 600): the server warns at startup when others can read it.
+//	    It excludes IRONKV_MASTER_KEY.
+//	-insecure-plaintext-secrets IRONKV_INSECURE_PLAINTEXT_SECRETS  default false
+//	    Without a master key, store secrets in plaintext, for development:
+//	    the server logs a warning that says so at startup, and the
+//	    "listening" line shows secrets=PLAINTEXT-INSECURE. With a key,
+//	    writes stay encrypted and plaintext records are still read, so that
+//	    -reencrypt-secrets can encrypt a development store; drop the flag
+//	    afterwards.
+//	-reencrypt-secrets          IRONKV_REENCRYPT_SECRETS default false
+//	    At startup, after loading the keyring and before listening, move
+//	    every secret of every environment to the active key (see Key
+//	    rotation), log the report, then serve as usual.
 //
 // -help prints the flags with their variables. A bad flag or variable is
 // reported with what is wrong and how to fix it, and the server exits with
@@ -110,9 +144,33 @@
 // one line with the bound HTTP address, and with the NATS client URL when
 // the embedded server has one:
 //
-//	level=INFO msg=listening addr=127.0.0.1:9123 api=http://127.0.0.1:9123/api/v1/kv nats=embedded nats_url=nats://127.0.0.1:4222 storage=file data=./data durability=sync-always
+//	level=INFO msg=listening addr=127.0.0.1:9123 api=http://127.0.0.1:9123/api/v1/kv secrets=encrypted nats=embedded nats_url=nats://127.0.0.1:4222 storage=file data=./data durability=sync-always
 //
-// Passwords and tokens in -nats URLs are never logged.
+// secrets is "encrypted", "disabled" (no master key) or
+// "PLAINTEXT-INSECURE". Passwords and tokens in -nats URLs are never
+// logged, nor are master keys (only their ids) or secret values.
+//
+// # Secrets and key rotation
+//
+// The secrets routes serve metadata only; values are encrypted with
+// AES-256-GCM under the active master key before they reach NATS. To
+// rotate the key (package secrets has the full procedure for several
+// servers):
+//
+//	NEW=$(openssl rand -hex 32)
+//	IRONKV_MASTER_KEY="2025:$NEW,2024:$OLD" ./ironkv-server -reencrypt-secrets
+//	# the log says: -reencrypt-secrets: every secret is under the active key ... failed=[]
+//	IRONKV_MASTER_KEY="2025:$NEW" ./ironkv-server
+//
+// -reencrypt-secrets runs before the server listens and then the server
+// serves, rather than exiting: with the embedded NATS server, whose data
+// directory one process holds, a separate one-shot run would need the
+// server stopped anyway, so one restart with the flag does it. Re-encrypting
+// is idempotent and uses compare-and-swap, so several nodes of a cluster
+// may run it at once, and leaving the flag on costs one read of every
+// secret per start. Secrets that do not decrypt with the keyring are left
+// as they are and listed in an error line, and the server serves anyway;
+// a store that does not answer stops the startup (exit status 1).
 //
 // # Shutdown
 //
@@ -196,8 +254,12 @@
 //   - Cluster routes have no authentication or TLS either: keep
 //     -cluster-listen on a private network that only the nodes can reach.
 //     The server logs a warning when it is not on loopback.
-//   - Requests reach only the user namespace of buckets (APP_); system
-//     buckets (SYS_) cannot be named through the API.
+//   - Requests to the KV API reach only the user namespace of buckets
+//     (APP_); the system buckets (SYS_config_, SYS_secrets_) cannot be
+//     named through it, and only the Config and Secrets APIs reach them.
+//   - Secrets are refused (503) until a master key is set; the plaintext
+//     development mode must be asked for by a flag named for the risk.
+//     Secret values are write-only over HTTP: no route returns one.
 //   - Headers must arrive within 10 seconds and a request body within a
 //     minute; idle keep-alive connections close after two minutes. There is
 //     no overall write timeout, because watch streams last as long as the

@@ -235,7 +235,8 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (int, str
 
 func testUsage(t *testing.T, bin string) {
 	code, out := runBinary(t, bin, nil, "-help")
-	if code != 0 || !strings.Contains(out, "IRONKV_LISTEN") || !strings.Contains(out, "-insecure-allow-public-without-key") {
+	if code != 0 || !strings.Contains(out, "IRONKV_LISTEN") || !strings.Contains(out, "-insecure-allow-public-without-key") ||
+		!strings.Contains(out, "IRONKV_MASTER_KEY") || !strings.Contains(out, "-master-key-file") {
 		t.Errorf("-help: exit %d, want 0 and the flags with their variables:\n%s", code, out)
 	}
 	for _, tt := range []struct {
@@ -246,6 +247,8 @@ func testUsage(t *testing.T, bin string) {
 		{[]string{"-durability", "sometimes"}, nil, "sync-always"},
 		{nil, []string{"IRONKV_LOG_LEVEL=loud"}, "IRONKV_LOG_LEVEL"},
 		{[]string{"-listen", "0.0.0.0:0"}, nil, "refusing"},
+		{[]string{"-master-key", "x"}, nil, "no -master-key flag"},
+		{nil, []string{"IRONKV_MASTER_KEY=tooshort"}, "IRONKV_MASTER_KEY"},
 	} {
 		code, out := runBinary(t, bin, tt.env, tt.args...)
 		if code != exitUsage || !strings.Contains(out, tt.want) {

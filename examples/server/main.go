@@ -10,8 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/ironkv/ironkv/secrets"
 )
 
 // Exit codes: 0 after a clean shutdown (and for -help), 1 when the server
@@ -68,7 +71,15 @@ var envVars = []struct{ flag, env string }{
 	{"log-format", "IRONKV_LOG_FORMAT"},
 	{"insecure-allow-public-without-key", "IRONKV_INSECURE_ALLOW_PUBLIC_WITHOUT_KEY"},
 	{"shutdown-timeout", "IRONKV_SHUTDOWN_TIMEOUT"},
+	{"master-key-file", "IRONKV_MASTER_KEY_FILE"},
+	{"insecure-plaintext-secrets", "IRONKV_INSECURE_PLAINTEXT_SECRETS"},
+	{"reencrypt-secrets", "IRONKV_REENCRYPT_SECRETS"},
 }
+
+// masterKeyFlags are flags that do not exist on purpose: a key on a command
+// line shows in ps and in shell history. They get an error that says where
+// the key goes instead.
+var masterKeyFlags = []string{"master-key", "master-keys", "secrets-key", "secret-key"}
 
 // parseConfig reads the configuration from args (without the program name)
 // and from the environment through lookupEnv. With -help it writes the
@@ -97,11 +108,17 @@ func parseConfig(name string, args []string, lookupEnv func(string) (string, boo
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
 	fs.BoolVar(&cfg.InsecureAllowPublicWithoutKey, "insecure-allow-public-without-key", false, "allow listening beyond loopback with no API key (and a NATS client port beyond loopback); only behind something that authenticates")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may finish after SIGINT or SIGTERM")
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "`file` holding the master keys of secrets, one per line, the active one first (chmod 600). The key can also come from $"+secrets.EnvMasterKey+", never from a flag: command lines show in ps")
+	fs.BoolVar(&cfg.InsecurePlaintextSecrets, "insecure-plaintext-secrets", false, "without a master key, store secrets UNENCRYPTED, for development only (with a key: keep reading plaintext records, to encrypt them with -reencrypt-secrets)")
+	fs.BoolVar(&cfg.ReencryptSecrets, "reencrypt-secrets", false, "at startup, move every secret to the active master key (after a key rotation), log the report, then serve")
 	for _, e := range envVars {
 		f := fs.Lookup(e.flag)
 		f.Usage += " [$" + e.env + "]"
 	}
 
+	if err := refuseKeyFlags(args); err != nil {
+		return Config{}, err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(fs, out)
@@ -131,6 +148,11 @@ func parseConfig(name string, args []string, lookupEnv func(string) (string, boo
 		explicit[e.flag] = true
 	}
 
+	// The master key has no flag, only its variable.
+	if v, ok := lookupEnv(secrets.EnvMasterKey); ok && strings.TrimSpace(v) != "" {
+		cfg.MasterKey = masterKey(v)
+	}
+
 	// The data directory defaults to ./data only for an embedded server
 	// that keeps its data on disk.
 	if (cfg.Memory || cfg.remote()) && !explicit["data"] {
@@ -142,13 +164,35 @@ func parseConfig(name string, args []string, lookupEnv func(string) (string, boo
 	return cfg, nil
 }
 
+// refuseKeyFlags returns an error for a master key given as a flag. The
+// error does not repeat the argument, which may hold the key.
+func refuseKeyFlags(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || !slices.Contains(masterKeyFlags, name) {
+			continue
+		}
+		return fmt.Errorf("there is no -%s flag, on purpose: command lines show in ps and in shell history. "+
+			"Set the key in %s, or put it in a file readable by the server's user only and pass -master-key-file", name, secrets.EnvMasterKey)
+	}
+	return nil
+}
+
 // printUsage writes the -help text.
 func printUsage(fs *flag.FlagSet, out io.Writer) {
 	fmt.Fprintf(out, `Usage: %s [flags]
 
-Serves the ironkv HTTP API at /api/v1/kv, with /health, /ready and /metrics,
+Serves the ironkv HTTP API at /api/v1/kv, /api/v1/config and /api/v1/secrets,
+the dashboard at /, with /health, /ready and /metrics,
 on an embedded NATS server with JetStream (or remote NATS with -nats).
 With no flags: data in ./data, fsync on every write, http://127.0.0.1:9123.
+
+Secrets need a master key: set IRONKV_MASTER_KEY (generate one with
+openssl rand -hex 32) or -master-key-file. There is no flag for the key
+itself: command lines show in ps. Without a key, /api/v1/secrets answers 503.
 
 Every flag can also be set by the environment variable shown in brackets.
 A flag on the command line wins over its variable, which wins over the

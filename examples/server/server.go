@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,13 +19,22 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/config"
 	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/httpapi"
 	"github.com/ironkv/ironkv/kv"
+	"github.com/ironkv/ironkv/secrets"
 )
 
-// apiPrefix is where the KV API is mounted.
-const apiPrefix = "/api/v1/kv"
+// Where the APIs are mounted: the KV API's routes are relative to
+// apiPrefix, and the Config and Secrets APIs' (/config..., /secrets...) to
+// versionPrefix, so that they answer under configPrefix and secretsPrefix.
+const (
+	versionPrefix = "/api/v1"
+	apiPrefix     = versionPrefix + "/kv"
+	configPrefix  = versionPrefix + "/config"
+	secretsPrefix = versionPrefix + "/secrets"
+)
 
 // Timeouts of the HTTP server. There is deliberately no server-wide
 // ReadTimeout or WriteTimeout: they would cut the long-lived watch streams
@@ -56,6 +66,10 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	kr, err := loadKeyring(cfg, logger)
+	if err != nil {
+		return err
+	}
 	be, err := openBackend(ctx, cfg, logger)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -75,12 +89,30 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) (err error) {
 		logger.Info("stopped")
 	}()
 
+	configs, err := config.New(be.configStore)
+	if err != nil {
+		return err
+	}
+	sec, err := openSecrets(be.secretsStore, kr, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if cfg.ReencryptSecrets {
+		if err := reencryptSecrets(ctx, sec, logger); err != nil {
+			if ctx.Err() != nil {
+				logger.Info("stopped during startup", "err", err)
+				return nil
+			}
+			return err
+		}
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 
-	s := newServer(cfg, be, logger)
+	s := newServer(cfg, be, configs, sec, logger)
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -92,7 +124,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) (err error) {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
-	attrs := []any{"addr", ln.Addr().String(), "api", "http://" + ln.Addr().String() + apiPrefix}
+	attrs := []any{"addr", ln.Addr().String(), "api", "http://" + ln.Addr().String() + apiPrefix, "secrets", secretsMode(sec)}
 	attrs = append(attrs, be.logAttrs()...)
 	logger.Info("listening", attrs...)
 	s.warnInsecure(cfg)
@@ -129,22 +161,27 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) (err error) {
 	return nil
 }
 
-// server routes the HTTP requests: the API under apiPrefix, and the
-// server's own routes on a ServeMux.
+// server routes the HTTP requests: the APIs under apiPrefix, configPrefix
+// and secretsPrefix, and the server's own routes on a ServeMux.
 type server struct {
-	api      *httpapi.Handler
-	apiMount http.Handler
-	mux      http.Handler
-	be       *backend
-	js       jetstream.JetStream
-	log      *slog.Logger
-	stopping atomic.Bool
-	metrics  *metrics
-	rest     inflight // API requests other than watch streams
-	apiOnce  sync.Once
+	api          *httpapi.Handler
+	config       *httpapi.ConfigHandler
+	apiMount     http.Handler
+	configMount  http.Handler
+	secretsMount http.Handler
+	mux          http.Handler
+	be           *backend
+	js           jetstream.JetStream
+	log          *slog.Logger
+	stopping     atomic.Bool
+	metrics      *metrics
+	rest         inflight // API requests other than watch streams
+	apiOnce      sync.Once
 }
 
-func newServer(cfg Config, be *backend, logger *slog.Logger) *server {
+// newServer returns the server of the KV API on be's store, the Config API
+// on configs and the Secrets API on sec (nil without a master key).
+func newServer(cfg Config, be *backend, configs *config.Configs, sec *secrets.Secrets, logger *slog.Logger) *server {
 	s := &server{be: be, log: logger, metrics: newMetrics(be.nc)}
 	s.js, _ = jetstream.New(be.nc) // fails only for a nil connection
 
@@ -161,21 +198,24 @@ func newServer(cfg Config, be *backend, logger *slog.Logger) *server {
 	}
 	s.api = httpapi.New(be.store, opts...)
 	s.apiMount = http.StripPrefix(apiPrefix, s.api)
+	s.config = httpapi.NewConfig(configs, opts...)
+	s.configMount = http.StripPrefix(versionPrefix, s.config)
+	s.secretsMount = http.StripPrefix(versionPrefix, httpapi.NewSecrets(sec, opts...))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	// The dashboard: static files that talk to the API at /api/v1/kv.
+	// The dashboard: static files that talk to the APIs under /api/v1.
 	mux.Handle("/", dashboard.New())
 	s.mux = s.metrics.instrument(mux)
 	return s
 }
 
-// ServeHTTP sends requests under apiPrefix straight to the API, by their
-// escaped path, so that ServeMux never cleans or redirects an API path (a
-// redirect would lose the prefix, and a key may hold "%2F" or "//").
-// Everything else goes to the ServeMux.
+// ServeHTTP sends requests under apiPrefix, configPrefix and secretsPrefix
+// straight to their API, by their escaped path, so that ServeMux never
+// cleans or redirects an API path (a redirect would lose the prefix, and a
+// key may hold "%2F" or "//"). Everything else goes to the ServeMux.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		// Bound the time to send a body without cutting the watch
@@ -183,33 +223,52 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// request on the connection.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	}
-	if p := r.URL.EscapedPath(); p == apiPrefix || strings.HasPrefix(p, apiPrefix+"/") {
-		if !isWatch(r.Method, p) {
-			s.rest.add()
-			defer s.rest.done()
-		}
-		s.apiMount.ServeHTTP(w, r)
+	p := r.URL.EscapedPath()
+	var api http.Handler
+	switch {
+	case under(p, apiPrefix):
+		api = s.apiMount
+	case under(p, configPrefix):
+		api = s.configMount
+	case under(p, secretsPrefix):
+		api = s.secretsMount
+	default:
+		s.mux.ServeHTTP(w, r)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	if !isWatch(r.Method, p) {
+		s.rest.add()
+		defer s.rest.done()
+	}
+	api.ServeHTTP(w, r)
+}
+
+// under reports whether the escaped path p is prefix or below it.
+func under(p, prefix string) bool {
+	return p == prefix || strings.HasPrefix(p, prefix+"/")
 }
 
 // isWatch reports whether an API request opens a watch stream, GET
-// /buckets/{b}/watch (WebSocket) or /buckets/{b}/events (SSE), which lasts
-// until the client or the server ends it.
+// /api/v1/kv/buckets/{b}/watch (WebSocket), /api/v1/kv/buckets/{b}/events
+// (SSE) or /api/v1/config/{name}/watch (WebSocket), which lasts until the
+// client or the server ends it.
 func isWatch(method, escapedPath string) bool {
 	if method != http.MethodGet {
 		return false
+	}
+	if under(escapedPath, configPrefix) {
+		seg := strings.Split(strings.TrimPrefix(escapedPath, configPrefix+"/"), "/")
+		return len(seg) == 2 && seg[1] == "watch"
 	}
 	seg := strings.Split(strings.TrimPrefix(escapedPath, apiPrefix+"/"), "/")
 	return len(seg) == 3 && seg[0] == "buckets" && (seg[2] == "watch" || seg[2] == "events")
 }
 
-// closeAPI closes the API handler once.
+// closeAPI closes the API handlers once: it ends their watch streams.
 func (s *server) closeAPI() {
 	s.apiOnce.Do(func() {
-		if err := s.api.Close(); err != nil {
-			s.log.Warn("closing the API handler", "err", err)
+		if err := errors.Join(s.api.Close(), s.config.Close()); err != nil {
+			s.log.Warn("closing the API handlers", "err", err)
 		}
 	})
 }
@@ -311,11 +370,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // backend is the store and the NATS connection under it, on an embedded
 // server or on remote ones.
 type backend struct {
-	store  *kv.Store
-	nc     *nats.Conn
-	srv    *embedded.Server // nil with remote NATS
-	closed chan struct{}    // closed when nc has closed
-	cfg    Config
+	store *kv.Store
+	// configStore and secretsStore work in the SYS_config_ and
+	// SYS_secrets_ namespaces, on nc.
+	configStore  *kv.Store
+	secretsStore *kv.Store
+	nc           *nats.Conn
+	srv          *embedded.Server // nil with remote NATS
+	closed       chan struct{}    // closed when nc has closed
+	cfg          Config
 }
 
 // openBackend starts the embedded server and connects to it, or connects
@@ -345,6 +408,10 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 			return nil, fmt.Errorf("connect to NATS: %w", err)
 		}
 		be.store, be.nc = store, store.Conn()
+		if err := be.openSystemStores(nil); err != nil {
+			_ = store.Close()
+			return nil, err
+		}
 		return be, nil
 	}
 
@@ -389,7 +456,25 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 		return nil, err
 	}
 	be.store, be.nc, be.srv = store, nc, srv
+	if err := be.openSystemStores(kvOpts); err != nil {
+		_ = store.Close()
+		nc.Close()
+		shutdown()
+		return nil, err
+	}
 	return be, nil
+}
+
+// openSystemStores opens the stores of the Config and Secrets APIs on
+// be.nc, with opts (memory storage for -memory).
+func (be *backend) openSystemStores(opts []kv.Option) error {
+	var err error
+	be.configStore, err = kv.New(be.nc, append(slices.Clone(opts), kv.WithNamespace(bucket.SysConfig))...)
+	if err != nil {
+		return err
+	}
+	be.secretsStore, err = kv.New(be.nc, append(slices.Clone(opts), kv.WithNamespace(bucket.SysSecrets))...)
+	return err
 }
 
 // logAttrs describes the backend for the "listening" log line.
@@ -420,7 +505,8 @@ func (be *backend) logAttrs() []any {
 // finish what they hold, buffered messages are flushed) and stops the
 // embedded server, which has already fsynced every acknowledged write.
 func (be *backend) close(ctx context.Context) error {
-	var errs []error
+	// The system stores never own the connection.
+	errs := []error{be.configStore.Close(), be.secretsStore.Close()}
 	if be.srv != nil {
 		// The store does not own an embedded connection: close it first.
 		errs = append(errs, be.store.Close())

@@ -91,6 +91,23 @@ func (s *logSink) String() string {
 // URL. The server stops, and must return nil, when the test ends.
 func startRun(t *testing.T, cfg Config) string {
 	t.Helper()
+	return start(t, cfg).base
+}
+
+// running is a server that start runs in process.
+type running struct {
+	base   string // HTTP base URL
+	listen listening
+	logs   *logSink
+	// stop stops the server and checks that run returned nil; the test's
+	// cleanup calls it too. It is idempotent.
+	stop func()
+}
+
+// start runs the server in process with cfg, logging at debug level to a
+// sink, and returns once it listens.
+func start(t *testing.T, cfg Config) *running {
+	t.Helper()
 	sink := newLogSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -117,14 +134,14 @@ func startRun(t *testing.T, cfg Config) string {
 	t.Cleanup(stop)
 	select {
 	case l := <-sink.ready:
-		return "http://" + l.addr
+		return &running{base: "http://" + l.addr, listen: l, logs: sink, stop: stop}
 	case err := <-done:
 		stopped = true
 		t.Fatalf("run returned before listening: %v\n%s", err, sink)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no listening line after 30s:\n%s", sink)
 	}
-	return ""
+	return nil
 }
 
 // testClient returns an HTTP client whose idle connections are closed when
@@ -227,6 +244,13 @@ func TestRunServesOwnRoutes(t *testing.T) {
 		{"GET", "/api/v1/kv//buckets", 0, nil, nil},
 		// An escaped slash does not end the prefix.
 		{"GET", "/api/v1/kv%2Fbuckets", 404, nil, nil},
+		// The Config and Secrets APIs, the latter without a master key.
+		{"GET", "/api/v1/config", 200, []string{`{"configs":[]}`}, nil},
+		{"GET", "/api/v1/config/", 404, []string{`"code":"not_found"`}, nil},
+		{"GET", "/api/v1/config/../kv/buckets", 0, nil, nil},
+		{"GET", "/api/v1/configs", 404, nil, nil},
+		{"GET", "/api/v1/secrets", 503, []string{`"code":"no_master_key"`}, nil},
+		{"GET", "/api/v1/secrets/a//b", 0, nil, nil},
 	}
 	for _, tt := range tests {
 		req, err := http.NewRequest(tt.method, base+tt.path, nil)
@@ -267,7 +291,7 @@ func TestRunServesOwnRoutes(t *testing.T) {
 	for _, want := range []string{
 		`ironkv_http_requests_total{route="GET /buckets",status="200"} 1`,
 		`ironkv_http_requests_total{route="GET /health",status="200"} 2`,
-		`ironkv_http_requests_total{route="/",status="404"} 3`,
+		`ironkv_http_requests_total{route="/",status="404"} 4`,
 		`ironkv_http_request_duration_seconds_bucket{route="GET /buckets",status="200",le="+Inf"} 1`,
 		"ironkv_nats_connected 1",
 		"ironkv_nats_reconnects_total 0",
@@ -450,6 +474,11 @@ func TestIsWatch(t *testing.T) {
 		{"GET", "/api/v1/kv/buckets/b/keys/watch", false},
 		{"GET", "/api/v1/kv/buckets/b/keys/a/events", false},
 		{"GET", "/api/v1/kv/buckets/b", false},
+		{"GET", "/api/v1/config/app/watch", true},
+		{"POST", "/api/v1/config/app/watch", false},
+		{"GET", "/api/v1/config/watch", false},
+		{"GET", "/api/v1/config/a/b/watch", false},
+		{"GET", "/api/v1/secrets/app/watch", false},
 	} {
 		if got := isWatch(tt.method, tt.path); got != tt.want {
 			t.Errorf("isWatch(%s %s) = %v, want %v", tt.method, tt.path, got, tt.want)

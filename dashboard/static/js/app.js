@@ -1,15 +1,20 @@
 // The dashboard's entry point: a router over the URL's hash, the sign-in
-// box, and the header.
-import { api, auth } from './api.js';
+// box, and the header with its tabs.
+import { api, auth, configApi, secretsApi } from './api.js';
 import { h, fill } from './dom.js';
 import { BucketsView } from './buckets.js';
 import { BucketView } from './bucket.js';
+import { ConfigView } from './config.js';
+import { SecretsView } from './secrets.js';
 
 const main = document.getElementById('main');
 const crumbs = document.getElementById('crumbs');
 const signOut = document.getElementById('sign-out');
+const tabs = document.getElementById('tabs');
 
-// parse reads "#/b/<bucket>?filter=..&key=.." or "#/".
+// parse reads "#/b/<bucket>?filter=..&key=..", "#/config?env=..&doc=..",
+// "#/secrets?env=..&secret=.." or "#/". The Config and Secrets pages of a
+// server that hides them are the buckets.
 function parse(hash) {
   const s = hash.replace(/^#/, '') || '/';
   const q = s.indexOf('?');
@@ -17,12 +22,35 @@ function parse(hash) {
   const params = new URLSearchParams(q < 0 ? '' : s.slice(q + 1));
   const m = /^\/b\/([^/]+)\/?$/.exec(path);
   if (m) return { view: 'bucket', bucket: decodeURIComponent(m[1]), params };
+  const env = params.get('env') || 'default';
+  if (/^\/config\/?$/.test(path) && configApi) return { view: 'config', env, params };
+  if (/^\/secrets\/?$/.test(path) && secretsApi) return { view: 'secrets', env, params };
   return { view: 'buckets', params };
+}
+
+const TITLES = { buckets: 'Buckets', config: 'Config', secrets: 'Secrets' };
+
+// tabOf is the tab of a view.
+const tabOf = (view) => (view === 'bucket' ? 'buckets' : view);
+
+// setTabs marks the tab of the view shown, and points the Config and
+// Secrets tabs at the environment last used, so that switching between
+// them keeps it.
+function setTabs(current, env) {
+  for (const a of tabs.querySelectorAll('a[data-tab]')) {
+    const t = a.dataset.tab;
+    if (t === 'config') a.hidden = !configApi;
+    if (t === 'secrets') a.hidden = !secretsApi;
+    if (t !== 'buckets') a.setAttribute('href', `#/${t}${env && env !== 'default' ? '?env=' + encodeURIComponent(env) : ''}`);
+    if (t === current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
 }
 
 const router = {
   view: null,
   signingIn: false,
+  env: 'default', // the environment of the Config and Secrets pages
 
   go(hash) {
     if (location.hash === hash) this.route();
@@ -33,14 +61,27 @@ const router = {
     if (this.signingIn) return;
     const r = parse(location.hash);
     signOut.hidden = !auth.get();
+    if (r.env) this.env = r.env;
+    tabs.hidden = false;
+    setTabs(tabOf(r.view), this.env);
     if (r.view === 'bucket' && this.view instanceof BucketView && this.view.name === r.bucket && this.view.info) {
       await this.view.update(r.params);
       return;
     }
+    if (this.view && this.view.accepts && this.view.accepts(r)) {
+      await this.view.update(r.params);
+      return;
+    }
     this.dispose();
-    this.view = r.view === 'bucket' ? new BucketView(main, this, r.bucket) : new BucketsView(main, this);
+    switch (r.view) {
+      case 'bucket': this.view = new BucketView(main, this, r.bucket); break;
+      case 'config': this.view = new ConfigView(main, this, r.env); break;
+      case 'secrets': this.view = new SecretsView(main, this, r.env); break;
+      default: this.view = new BucketsView(main, this);
+    }
     this.setCrumbs(this.view.crumbs());
-    document.title = r.view === 'bucket' ? `${r.bucket} · ironkv` : 'Buckets · ironkv';
+    document.title = r.view === 'bucket' ? `${r.bucket} · ironkv`
+      : r.env && r.env !== 'default' ? `${TITLES[r.view]} · ${r.env} · ironkv` : `${TITLES[r.view]} · ironkv`;
     await this.view.render(r.params);
   },
 
@@ -49,7 +90,9 @@ const router = {
     this.view = null;
   },
 
+  // setCrumbs shows the path to the page, when it is more than its tab.
   setCrumbs(items) {
+    crumbs.hidden = items.length < 2;
     fill(crumbs, h('ol', {}, items.map((c, i) => h('li', {},
       c.href ? h('a', { href: c.href }, c.label) : h('span', { 'aria-current': i === items.length - 1 ? 'page' : null }, c.label)))));
   },
@@ -65,6 +108,7 @@ const router = {
   signIn(message) {
     this.dispose();
     this.signingIn = true;
+    tabs.hidden = true;
     this.setCrumbs([{ label: 'Sign in' }]);
     document.title = 'Sign in · ironkv';
     signOut.hidden = true;

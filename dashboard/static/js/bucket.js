@@ -3,8 +3,9 @@
 import { api, ApiError } from './api.js';
 import { h, fill, toast, confirmDialog } from './dom.js';
 import { base64ToBytes, decodeValue, formatBytes, formatCount, formatTTL, formatTime, highlightJSON, parseHex } from './format.js';
-import { diffLines, collapse } from './diff.js';
+import { diffLines } from './diff.js';
 import { LiveFeed } from './live.js';
+import { fieldError, renderDiff, showConflict } from './widgets.js';
 
 const PAGE_SIZE = 50;
 const KIND_LABEL = { json: 'JSON', text: 'Text (UTF-8)', binary: 'Binary (hex)' };
@@ -339,7 +340,7 @@ export class BucketView {
     const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert', hidden: true });
     const format = h('button', {
       type: 'button', class: 'btn btn-small btn-quiet', onclick: () => {
-        try { area.value = JSON.stringify(JSON.parse(area.value), null, 2); error.hidden = true; } catch (err) { this.fieldError(error, area, `Not JSON: ${err.message}`); }
+        try { area.value = JSON.stringify(JSON.parse(area.value), null, 2); error.hidden = true; } catch (err) { fieldError(error, area, `Not JSON: ${err.message}`); }
       },
     }, 'Format JSON');
     const el = h('div', { class: 'field' },
@@ -351,12 +352,6 @@ export class BucketView {
       el, area, error,
       get: () => (enc.value === 'hex' ? parseHex(area.value) : new TextEncoder().encode(area.value)),
     };
-  }
-
-  fieldError(el, control, message) {
-    el.textContent = message;
-    el.hidden = false;
-    if (control) control.setAttribute('aria-invalid', 'true');
   }
 
   edit() {
@@ -391,7 +386,7 @@ export class BucketView {
     ed.error.hidden = true;
     ed.area.removeAttribute('aria-invalid');
     let bytes;
-    try { bytes = ed.get(); } catch (err) { this.fieldError(ed.error, ed.area, err.message); return; }
+    try { bytes = ed.get(); } catch (err) { fieldError(ed.error, ed.area, err.message); return; }
     const opts = overwrite ? overwrite : { ifMatch: s.entry.revision };
     s.saving = true;
     try {
@@ -401,15 +396,15 @@ export class BucketView {
       await this.select(s.key);
     } catch (err) {
       s.saving = false;
-      if (err.status === 412) await this.conflict(err);
-      else if (err.status !== 401) this.fieldError(ed.error, ed.area, err.message);
+      if (err.status === 412) await this.conflict();
+      else if (err.status !== 401) fieldError(ed.error, ed.area, err.message);
     }
   }
 
   // conflict tells the user that someone else changed the key since the
   // editor loaded it, shows the key as it is now, and offers to reload or
   // to overwrite it.
-  async conflict(err) {
+  async conflict() {
     const s = this.sel;
     let now = null;
     try {
@@ -417,27 +412,18 @@ export class BucketView {
     } catch (e) {
       if (e.status !== 404) { toast(e.message, 'error'); return; }
     }
-    const box = this.conflictBox;
-    const current = now ? decodeValue(base64ToBytes(now.value)) : null;
     let mine = null;
     try { mine = decodeValue(this.editor.get()).text; } catch { /* not valid hex: nothing to compare */ }
-    const cmp = current && mine !== null ? diffLines(current.text, mine) : null;
     if (this.changedNotice) this.changedNotice.hidden = true;
-    fill(box,
-      h('h3', {}, 'Someone else changed this key'),
-      h('p', { id: 'conflict-message' }, now
-        ? `Your edit was not saved: you loaded revision ${s.entry.revision}, but the key is now at revision ${now.revision} (written ${formatTime(now.created_at)}).`
-        : `Your edit was not saved: you loaded revision ${s.entry.revision}, but the key has since been deleted.`),
-      current ? [h('p', { class: 'small' }, 'Its current value:'), h('pre', { class: 'value', id: 'conflict-value', tabindex: '0' }, current.text)] : null,
-      cmp ? h('details', { class: 'compare' }, h('summary', {}, 'Compare it with my edit'), renderDiff(cmp, false)) : null,
-      h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'btn', id: 'conflict-reload', onclick: () => this.select(s.key) }, 'Reload (discard my edit)'),
-        h('button', {
-          type: 'button', class: 'btn btn-danger', id: 'conflict-overwrite',
-          onclick: () => this.save({ overwrite: now ? { ifMatch: now.revision } : { create: true } }),
-        }, now ? `Overwrite revision ${now.revision} with my edit` : 'Create it again with my edit')));
-    box.hidden = false;
-    box.querySelector('#conflict-reload').focus();
+    showConflict(this.conflictBox, {
+      noun: 'key',
+      loaded: s.entry.revision,
+      now: now && { revision: now.revision, time: now.created_at },
+      current: now ? decodeValue(base64ToBytes(now.value)).text : null,
+      mine,
+      onReload: () => this.select(s.key),
+      onOverwrite: () => this.save({ overwrite: now ? { ifMatch: now.revision } : { create: true } }),
+    });
   }
 
   async remove() {
@@ -485,9 +471,9 @@ export class BucketView {
       for (const [el, c] of [[keyError, keyInput], [ed.error, ed.area]]) { el.hidden = true; c.removeAttribute('aria-invalid'); }
       formError.hidden = true;
       const k = keyInput.value;
-      if (k === '') { this.fieldError(keyError, keyInput, 'Enter a key, such as user.42 or config:theme.'); keyInput.focus(); return; }
+      if (k === '') { fieldError(keyError, keyInput, 'Enter a key, such as user.42 or config:theme.'); keyInput.focus(); return; }
       let bytes;
-      try { bytes = ed.get(); } catch (err) { this.fieldError(ed.error, ed.area, err.message); return; }
+      try { bytes = ed.get(); } catch (err) { fieldError(ed.error, ed.area, err.message); return; }
       try {
         const res = await api.putKey(this.name, k, bytes, { create });
         toast(`${create ? 'Created' : 'Put'} ${k} at revision ${res.revision}`);
@@ -500,9 +486,9 @@ export class BucketView {
             h('a', { href: this.href({ key: k }) }, 'Open it'), ', or use Put to overwrite it.');
           formError.hidden = false;
         } else if (err.status === 413 || /\bvalue\b/.test(err.message) && !/\bkey\b/.test(err.message)) {
-          this.fieldError(ed.error, ed.area, err.message);
+          fieldError(ed.error, ed.area, err.message);
         } else {
-          this.fieldError(keyError, keyInput, err.message);
+          fieldError(keyError, keyInput, err.message);
           keyInput.focus();
         }
       }
@@ -554,15 +540,4 @@ export class BucketView {
 // or a hex dump.
 function displayText(bytes) {
   return decodeValue(bytes).text;
-}
-
-function renderDiff(diff, first) {
-  if (!diff) return h('p', { class: 'muted small' }, 'Too large to compare.');
-  if (diff.length === 0) return h('p', { class: 'muted small' }, first ? '(empty value)' : 'No change.');
-  const pre = h('pre', { class: 'diff', tabindex: '0', 'aria-label': first ? 'First revision' : 'Changes from the previous revision' });
-  for (const d of collapse(diff)) {
-    if (d.op === '…') pre.append(h('span', { class: 'dl dl-skip' }, `⋯ ${d.count} unchanged line${d.count === 1 ? '' : 's'}`));
-    else pre.append(h('span', { class: `dl ${d.op === '+' ? 'dl-add' : d.op === '-' ? 'dl-del' : ''}` }, h('span', { class: 'sign', 'aria-hidden': 'true' }, d.op), d.op === '+' ? h('span', { class: 'visually-hidden' }, 'added: ') : d.op === '-' ? h('span', { class: 'visually-hidden' }, 'removed: ') : null, d.line || ' '));
-  }
-  return pre;
 }

@@ -124,3 +124,95 @@ export function highlightJSON(text) {
   frag.append(text.slice(last));
   return frag;
 }
+
+// skipJSON returns the index just past the JSON value that starts at i
+// (after white space) in text, which must be valid JSON.
+function skipJSON(text, i) {
+  let depth = 0;
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (depth === 0) return i + 1;
+    } else if (c === '{' || c === '[') {
+      depth++;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) return i + 1;
+    } else if (depth === 0 && !/\s/.test(c)) {
+      while (i < text.length && !/[\s,\]}]/.test(text[i])) i++;
+      return i;
+    }
+  }
+  return i;
+}
+
+// rawMember returns the text of the member name of the JSON object text, as
+// written (numbers with every digit), or undefined when there is none.
+export function rawMember(text, name) {
+  JSON.parse(text); // throws on anything that is not JSON
+  let i = text.indexOf('{');
+  if (i < 0) return undefined;
+  i++;
+  for (;;) {
+    while (/[\s,]/.test(text[i] || '')) i++;
+    if (text[i] !== '"') return undefined;
+    const end = skipJSON(text, i);
+    const key = JSON.parse(text.slice(i, end));
+    i = text.indexOf(':', end) + 1;
+    while (/\s/.test(text[i])) i++;
+    const vend = skipJSON(text, i);
+    if (key === name) return text.slice(i, vend);
+    i = vend;
+  }
+}
+
+// prettyJSON indents the JSON text with two spaces, as JSON.stringify(v,
+// null, 2) does, but keeps numbers and strings as written: a number beyond
+// the precision of a double keeps every digit. It throws on text that is
+// not JSON.
+export function prettyJSON(text) {
+  JSON.parse(text);
+  const out = [];
+  let indent = 0;
+  const nl = () => '\n' + '  '.repeat(indent);
+  for (let i = 0; i < text.length;) {
+    const c = text[i];
+    if (/\s/.test(c)) { i++; continue; }
+    if (c === '"') {
+      const end = skipJSON(text, i);
+      out.push(text.slice(i, end));
+      i = end;
+    } else if (c === '{' || c === '[') {
+      let j = i + 1;
+      while (/\s/.test(text[j])) j++;
+      if (text[j] === (c === '{' ? '}' : ']')) { out.push(c === '{' ? '{}' : '[]'); i = j + 1; continue; }
+      indent++;
+      out.push(c + nl());
+      i++;
+    } else if (c === '}' || c === ']') {
+      indent--;
+      out.push(nl() + c);
+      i++;
+    } else if (c === ',') {
+      out.push(',' + nl());
+      i++;
+    } else if (c === ':') {
+      out.push(': ');
+      i++;
+    } else {
+      const end = skipJSON(text, i);
+      out.push(text.slice(i, end));
+      i = end;
+    }
+  }
+  return out.join('');
+}
+
+// jsonKind names the JSON type of a parsed value, as the server's messages
+// do.
+export function jsonKind(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'number' ? 'number' : typeof v;
+}
