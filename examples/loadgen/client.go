@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"runtime/pprof"
+	"sync"
+	"time"
+)
+
+// newClient returns an HTTP/1.1 client that keeps conns connections open
+// to one host and never opens more, so that conns goroutines each reuse
+// one keep-alive connection.
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			MaxConnsPerHost:     conns,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+			ForceAttemptHTTP2:   false,
+		},
+	}
+}
+
+// A target is what one contender is asked: a method and a URL per key.
+type target struct {
+	method string
+	urls   []string // one per preloaded key
+	value  []byte   // the PUT body; nil for GET
+}
+
+// A sample is what one timed run of a target measured.
+type sample struct {
+	requests int64
+	errors   int64
+	firstErr string // the first error, for the log
+	elapsed  time.Duration
+	cpu      time.Duration // used by this process during the run; -1 if unknown
+	others   time.Duration // used by the rest of the machine; -1 if unknown
+	hist     histogram
+}
+
+// rate returns the completed requests per second, errors included.
+func (s *sample) rate() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return float64(s.requests) / s.elapsed.Seconds()
+}
+
+// drive sends t's requests from conns goroutines, each picking a random key
+// per request and waiting for the answer before the next, for d or until
+// ctx ends. Requests started before d has passed run to their end, so that
+// no connection is cut and the next run finds them all open; the elapsed
+// time includes them. A transport error and an answer that is not 2xx count
+// as errors. The bodies are read to the end so that connections are reused.
+// The goroutines carry the profiler label side=client. The sample has the
+// CPU time that the whole process used meanwhile (client, servers and
+// NATS), and that the rest of the machine did.
+func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Duration) *sample {
+	type worker struct {
+		requests, errors int64
+		firstErr         string
+		hist             histogram
+	}
+	workers := make([]worker, conns)
+	var wg sync.WaitGroup
+	self0, machine0, cpuOK := cpuTimes()
+	start := time.Now()
+	deadline := start.Add(d)
+	pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
+		for i := range workers {
+			w := &workers[i]
+			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i)))
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					t0 := time.Now()
+					if !t0.Before(deadline) {
+						return
+					}
+					url := t.urls[rng.IntN(len(t.urls))]
+					err := do(ctx, c, t.method, url, t.value)
+					w.requests++
+					w.hist.record(time.Since(t0))
+					if err != nil {
+						w.errors++
+						if w.firstErr == "" {
+							w.firstErr = err.Error()
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	s := &sample{elapsed: time.Since(start), cpu: -1, others: -1}
+	if self1, machine1, ok := cpuTimes(); ok && cpuOK {
+		s.cpu = self1 - self0
+		s.others = max(0, machine1-machine0-s.cpu)
+	}
+	for i := range workers {
+		w := &workers[i]
+		s.requests += w.requests
+		s.errors += w.errors
+		if s.firstErr == "" {
+			s.firstErr = w.firstErr
+		}
+		s.hist.merge(&w.hist)
+	}
+	return s
+}
+
+// do sends one request and reads the answer to the end; an answer that is
+// not 2xx is an error.
+func do(ctx context.Context, c *http.Client, method, url string, value []byte) error {
+	var body io.Reader
+	if value != nil {
+		body = bytes.NewReader(value)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+	return err
+}
