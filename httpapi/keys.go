@@ -230,10 +230,14 @@ func conditions(r *http.Request, put bool) (condition, error) {
 	if !imOK || !inmOK {
 		return c, badRequest("If-Match and If-None-Match may each be given once")
 	}
-	if im != "" && inm != "" {
+	// A header that is present but empty is a condition too (one that no
+	// revision meets), never a reason to write unconditionally.
+	_, hasIM := r.Header["If-Match"]
+	_, hasINM := r.Header["If-None-Match"]
+	if hasIM && hasINM {
 		return c, badRequest("If-Match and If-None-Match cannot be combined: use If-None-Match: * to create a key, If-Match: N to update revision N")
 	}
-	if inm != "" {
+	if hasINM {
 		if !put {
 			return c, badRequest("If-None-Match is not supported here; use If-Match: N to make the request conditional")
 		}
@@ -243,7 +247,7 @@ func conditions(r *http.Request, put bool) (condition, error) {
 		c.create = true
 		return c, nil
 	}
-	if im != "" {
+	if hasIM {
 		rev, ok := parseRevision(im)
 		if !ok {
 			return c, badRequest("If-Match %q: must be one revision, a positive integer such as 42 or \"42\"", truncate(im, 40))

@@ -144,11 +144,30 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 		return 0, err
 	}
 	rev, err := b.kv.Create(ctx, k, value)
+	// nats.go retries its compare-and-swap on a tombstone once; a delete
+	// racing with it makes that retry fail although the key never had a
+	// live value. Keep going while the latest message is a tombstone: each
+	// failed attempt means another write landed, so this ends when the key
+	// is live (a real conflict) or a write of ours wins.
+	for attempt := 0; err != nil && attempt < maxCreateAttempts && errors.Is(classify(err), ErrConflict); attempt++ {
+		m, gerr := b.stream.GetLastMsgForSubject(ctx, b.prefix+k)
+		switch {
+		case gerr == nil && opOf(m.Header) != OpPut:
+			rev, err = b.kv.Update(ctx, k, value, m.Sequence)
+		case gerr != nil && errors.Is(classify(gerr), ErrKeyNotFound):
+			rev, err = b.kv.Create(ctx, k, value)
+		default:
+			attempt = maxCreateAttempts // live, or the read failed: report err
+		}
+	}
 	if err != nil {
 		return 0, b.conflict(ctx, "create", key, k, 0, err)
 	}
 	return rev, nil
 }
+
+// maxCreateAttempts bounds Create's retries against concurrent deletes.
+const maxCreateAttempts = 100
 
 // Update writes value only when the key's latest revision is exactly rev and
 // holds a live value, and returns the new revision. It returns a
