@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
@@ -56,8 +55,7 @@ type Condition struct {
 type Configs struct {
 	store *kv.Store
 
-	mu      sync.Mutex
-	buckets map[string]*kv.Bucket // by environment
+	handles *kv.Handles // by environment
 }
 
 // New returns Configs on store, which must work in the bucket.SysConfig
@@ -71,7 +69,7 @@ func New(store *kv.Store) (*Configs, error) {
 	if ns := store.Namespace(); ns != bucket.SysConfig {
 		return nil, fmt.Errorf("config.New: %w: the store works in namespace %q; pass one made with kv.WithNamespace(bucket.SysConfig)", kv.ErrInvalidConfig, ns)
 	}
-	return &Configs{store: store, buckets: map[string]*kv.Bucket{}}, nil
+	return &Configs{store: store, handles: kv.NewHandles(store, bucketConfig)}, nil
 }
 
 // bucketConfig is the config of the bucket of a new environment. Storage
@@ -80,56 +78,9 @@ func bucketConfig(env string) bucket.Config {
 	return bucket.Config{Name: env, Description: "ironkv config documents of environment " + env, History: History}
 }
 
-// bucket returns a handle on env's bucket, creating the bucket when create
-// is set. Without create it returns kv.ErrBucketNotFound for an environment
-// that has none.
-func (c *Configs) bucket(ctx context.Context, env string, create bool) (*kv.Bucket, error) {
-	c.mu.Lock()
-	b := c.buckets[env]
-	c.mu.Unlock()
-	if b != nil {
-		return b, nil
-	}
-	b, err := c.store.Bucket(ctx, env)
-	if create && errors.Is(err, kv.ErrBucketNotFound) {
-		b, err = c.store.CreateBucket(ctx, bucketConfig(env))
-		if errors.Is(err, kv.ErrBucketExists) {
-			// Created by another writer in the meantime.
-			b, err = c.store.Bucket(ctx, env)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.buckets[env]; old != nil {
-		return old, nil
-	}
-	c.buckets[env] = b
-	return b, nil
-}
-
-// do runs op on env's bucket. A handle kept from earlier may point to a
-// bucket that was deleted since (by another process, or a NATS tool): do
-// then forgets it and runs op once more on a fresh handle.
+// do runs op on env's bucket (see kv.Handles.Do).
 func (c *Configs) do(ctx context.Context, env string, create bool, op func(*kv.Bucket) error) error {
-	for attempt := 0; ; attempt++ {
-		b, err := c.bucket(ctx, env, create)
-		if err != nil {
-			return err
-		}
-		err = op(b)
-		if attempt == 0 && errors.Is(err, kv.ErrBucketNotFound) {
-			c.mu.Lock()
-			if c.buckets[env] == b {
-				delete(c.buckets, env)
-			}
-			c.mu.Unlock()
-			continue
-		}
-		return err
-	}
+	return c.handles.Do(ctx, env, create, op)
 }
 
 // check validates env (defaulting it) and name.

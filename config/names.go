@@ -1,33 +1,21 @@
 package config
 
 import (
-	"fmt"
-	"unicode/utf8"
-
 	"github.com/ironkv/ironkv/bucket"
-	"github.com/ironkv/ironkv/kv"
 )
 
 // DefaultEnvironment is the environment of calls that name none (""), as
 // in Ironflow, where a request without X-Ironflow-Environment works in
 // "default".
-const DefaultEnvironment = "default"
+const DefaultEnvironment = bucket.DefaultEnvironment
 
 // MaxNameLen is the longest document name, in bytes.
-const MaxNameLen = 256
+const MaxNameLen = bucket.MaxItemNameLen
 
 // environment returns env, or DefaultEnvironment for "", after checking that
 // it is a valid bucket name. It returns an error wrapping
 // kv.ErrInvalidBucketName.
-func environment(env string) (string, error) {
-	if env == "" {
-		env = DefaultEnvironment
-	}
-	if err := bucket.ValidateName(env); err != nil {
-		return "", fmt.Errorf("environment: %w", err)
-	}
-	return env, nil
-}
+func environment(env string) (string, error) { return bucket.Environment(env) }
 
 // ValidateName reports whether name is a valid document name: 1 to 256
 // characters from [A-Za-z0-9_.-], where '.' separates non-empty parts (no
@@ -35,40 +23,4 @@ func environment(env string) (string, error) {
 // kv.ErrInvalidKey that says what is wrong, such as
 //
 //	invalid key: config name "a/b": character '/' at byte 1 is not allowed; use [A-Za-z0-9_.-]
-func ValidateName(name string) error {
-	if p := nameProblem(name); p != "" {
-		return fmt.Errorf("%w: config name %q: %s", kv.ErrInvalidKey, shorten(name), p)
-	}
-	return nil
-}
-
-func nameProblem(name string) string {
-	switch {
-	case name == "":
-		return "empty; use 1 to 256 characters from [A-Za-z0-9_.-]"
-	case len(name) > MaxNameLen:
-		return fmt.Sprintf("%d bytes long; use at most %d", len(name), MaxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-		case c == '.':
-			if i == 0 || i == len(name)-1 || name[i-1] == '.' {
-				return "'.' separates non-empty parts: no leading or trailing '.', no \"..\""
-			}
-		default:
-			r, _ := utf8.DecodeRuneInString(name[i:])
-			return fmt.Sprintf("character %q at byte %d is not allowed; use [A-Za-z0-9_.-]", r, i)
-		}
-	}
-	return ""
-}
-
-// shorten cuts long names in messages.
-func shorten(s string) string {
-	if len(s) > 64 {
-		return s[:61] + "..."
-	}
-	return s
-}
+func ValidateName(name string) error { return bucket.ValidateItemName("config name", name) }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
@@ -49,8 +48,7 @@ type Secrets struct {
 	plaintext bool     // plaintext records may be read (and, without kr, written)
 	log       *slog.Logger
 
-	mu      sync.Mutex
-	buckets map[string]*kv.Bucket // by environment
+	handles *kv.Handles // by environment
 
 	// beforeUpdate, when set by a test, runs between the read and the
 	// compare-and-swap of Reencrypt.
@@ -104,7 +102,7 @@ func New(store *kv.Store, kr *Keyring, opts ...Option) (*Secrets, error) {
 	if kr == nil && !o.plaintext {
 		return nil, ErrNoMasterKey
 	}
-	s := &Secrets{store: store, kr: kr, plaintext: o.plaintext, log: o.log, buckets: map[string]*kv.Bucket{}}
+	s := &Secrets{store: store, kr: kr, plaintext: o.plaintext, log: o.log, handles: kv.NewHandles(store, bucketConfig)}
 	switch {
 	case kr == nil:
 		s.log.Warn("secrets: INSECURE plaintext mode: secret values are stored unencrypted and unauthenticated in NATS; for development only")
@@ -129,53 +127,9 @@ func bucketConfig(env string) bucket.Config {
 	return bucket.Config{Name: env, Description: "ironkv secrets of environment " + env + " (AES-256-GCM envelopes)", History: 1}
 }
 
-// bucket returns a handle on env's bucket, creating the bucket when create
-// is set; without create it returns kv.ErrBucketNotFound when env has none.
-func (s *Secrets) bucket(ctx context.Context, env string, create bool) (*kv.Bucket, error) {
-	s.mu.Lock()
-	b := s.buckets[env]
-	s.mu.Unlock()
-	if b != nil {
-		return b, nil
-	}
-	b, err := s.store.Bucket(ctx, env)
-	if create && errors.Is(err, kv.ErrBucketNotFound) {
-		b, err = s.store.CreateBucket(ctx, bucketConfig(env))
-		if errors.Is(err, kv.ErrBucketExists) {
-			b, err = s.store.Bucket(ctx, env)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.buckets[env]; old != nil {
-		return old, nil
-	}
-	s.buckets[env] = b
-	return b, nil
-}
-
-// do runs op on env's bucket, once more on a fresh handle when a kept one
-// points to a bucket deleted since.
+// do runs op on env's bucket (see kv.Handles.Do).
 func (s *Secrets) do(ctx context.Context, env string, create bool, op func(*kv.Bucket) error) error {
-	for attempt := 0; ; attempt++ {
-		b, err := s.bucket(ctx, env, create)
-		if err != nil {
-			return err
-		}
-		err = op(b)
-		if attempt == 0 && errors.Is(err, kv.ErrBucketNotFound) {
-			s.mu.Lock()
-			if s.buckets[env] == b {
-				delete(s.buckets, env)
-			}
-			s.mu.Unlock()
-			continue
-		}
-		return err
-	}
+	return s.handles.Do(ctx, env, create, op)
 }
 
 // stored is a secret as read: its entry and its opened record.

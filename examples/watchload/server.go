@@ -136,7 +136,8 @@ func (c *child) readLog(r io.Reader, ready chan<- listening) {
 		}
 		var rec struct {
 			listening
-			Level string `json:"level"`
+			Level   string `json:"level"`
+			Secrets string `json:"secrets"`
 		}
 		_ = json.Unmarshal([]byte(line), &rec)
 		c.mu.Lock()
@@ -144,7 +145,9 @@ func (c *child) readLog(r io.Reader, ready chan<- listening) {
 		if len(c.tail) > 10 {
 			c.tail = c.tail[1:]
 		}
-		if rec.Level == "WARN" || rec.Level == "ERROR" {
+		// The startup warning that secrets are disabled (no master key)
+		// is expected here: watchload does not use secrets.
+		if (rec.Level == "WARN" || rec.Level == "ERROR") && rec.Secrets != "disabled" {
 			if len(c.problems) < serverLogLines {
 				c.problems = append(c.problems, line)
 			} else {
