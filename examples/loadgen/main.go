@@ -40,27 +40,29 @@
 // that is not 2xx; there should be none), and the CPU that other processes
 // used during the rounds, which says how far to trust the rest. The CPU
 // figures come from /proc, so only on Linux.
-// For the API it gives two ratios to the bare handler, against the target
-// of 0.85x: its requests/s over the bare handler's (the median of the
-// per-round ratios, each from two runs back to back, so that a slow spell
-// of the machine cancels out), and the bare handler's CPU time per request
-// over the API's, which is what the throughput ratio becomes on a machine
-// that this work alone saturates, and which other load on the machine
-// hardly disturbs. Progress goes to stderr, the table to stdout. The program exits
-// with status 1 when any request failed, since the figures then do not
-// count.
+//
+// For the API the table gives two ratios to the bare handler, against the
+// target of 0.85x: its requests/s over the bare handler's (the median of
+// the per-round ratios, each from two runs back to back, so that a slow
+// spell of the machine cancels out), and the bare handler's CPU time per
+// request over the API's, which is what the throughput ratio becomes on a
+// machine that this work alone saturates, and which other load on the
+// machine disturbs less than it does requests/s.
+//
+// Progress goes to stderr, the table to stdout. The program exits with
+// status 1 when any request failed, since the figures then do not count.
 //
 // # Reading the figures
 //
 // The load generator, both HTTP servers and NATS run in one process on the
-// same CPUs, so client work takes CPU from the servers; the client's cost
-// per request is the same for both contenders, which narrows the gap
+// same CPUs, so client work takes CPU from the servers. The client's cost
+// per request is nearly the same for both contenders, which narrows the gap
 // between them compared with a client on another machine. Compare ratios
 // from one run rather than absolute figures across machines.
 //
 // -cpuprofile writes a CPU profile of the whole run. Server goroutines carry
-// the labels side=server and contender=api or bare, the client's
-// side=client, and NATS's none, so
+// the labels side=server and contender=api or bare (a handler's kv calls
+// included), the client's side=client, and NATS's own goroutines none, so
 //
 //	go run ./examples/loadgen -cpuprofile cpu.out
 //	go tool pprof -tagfocus contender=api -top cpu.out
