@@ -16,10 +16,22 @@
 //     node of a cluster) and hands out in-process connections.
 //   - kvtest: a real Store on an in-process server for tests, yours and
 //     ours, cleaned up with t.Cleanup.
-//   - httpapi: the same API as an http.Handler that speaks the KV wire
-//     protocol of the Ironflow platform.
+//   - watch: one upstream kv watch per bucket shared by many subscribers,
+//     with per-subscriber filters, bounded queues, snapshot and resume.
+//   - config: JSON settings documents per environment in SYS_config_
+//     buckets; secrets: AES-256-GCM secrets per environment in
+//     SYS_secrets_ buckets, with a keyring and re-encryption.
+//   - httpapi: the same API as http.Handlers (KV with WebSocket and SSE
+//     watch, Config, Secrets) that speak the wire protocol of the Ironflow
+//     platform.
+//   - dashboard: the web UI as an http.Handler over embedded static files.
 //   - examples/server: the ready server binary; examples/embedded: the
-//     library in a program.
+//     library in a program; examples/mount: the API in a host app;
+//     examples/loadgen and examples/watchload: the load generators behind
+//     BENCHMARKS.md.
+//   - reliability: tests of the promises under load and faults
+//     (linearizability, crashes, a cluster, hostile input); see
+//     RELIABILITY.md.
 //
 // # Quick start: embedded
 //
