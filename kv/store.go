@@ -347,16 +347,16 @@ func (s *Store) Buckets(ctx context.Context) ([]bucket.Info, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	prefix := "KV_" + string(s.ns)
 	infos := []bucket.Info{}
 	l := s.js.ListStreams(ctx, jetstream.WithStreamListSubject("$KV.>"))
 	for si := range l.Info() {
-		stream := si.Config.Name
-		if !strings.HasPrefix(stream, "KV_") {
+		full, ok := strings.CutPrefix(si.Config.Name, "KV_")
+		if !ok {
 			continue
 		}
-		name, ok := s.ns.Strip(strings.TrimPrefix(stream, "KV_"))
-		if !ok || !strings.HasPrefix(stream, prefix) || bucket.ValidateName(name) != nil {
+		// Strip admits only valid names of this namespace.
+		name, ok := s.ns.Strip(full)
+		if !ok {
 			continue
 		}
 		infos = append(infos, infoFromStream(name, si))
