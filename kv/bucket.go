@@ -202,8 +202,10 @@ func (b *Bucket) checkLive(ctx context.Context, op, key, k string, rev uint64) e
 	}
 	m, err := b.stream.GetLastMsgForSubject(ctx, b.prefix+k)
 	if err != nil {
-		err = classify(err)
-		if errors.Is(err, ErrKeyNotFound) {
+		if errors.Is(classify(err), ErrKeyNotFound) {
+			// The conflict unwraps to the NATS error, not to ErrKeyNotFound:
+			// a caller asking errors.Is(err, ErrKeyNotFound) first must still
+			// see a conflict.
 			return &ConflictError{Key: key, Expected: rev, err: err}
 		}
 		return b.fail(ctx, op, key, err)

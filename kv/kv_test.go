@@ -191,7 +191,9 @@ func TestOperations(t *testing.T) {
 		t.Fatalf("stale Update = %v", err)
 	}
 	// Update of a missing key.
-	if _, err := b.Update(ctx, "nope", []byte("c"), 1); !errors.Is(err, kv.ErrConflict) {
+	// A conflict on a key with no value is a conflict, never "not found":
+	// callers that test ErrKeyNotFound first must still see the conflict.
+	if _, err := b.Update(ctx, "nope", []byte("c"), 1); !errors.Is(err, kv.ErrConflict) || errors.Is(err, kv.ErrKeyNotFound) {
 		t.Fatalf("Update missing = %v", err)
 	}
 	if _, err := b.Update(ctx, "user:1", []byte("c"), 0); !errors.Is(err, kv.ErrConflict) {

@@ -61,6 +61,9 @@ func FuzzConditionalHeaders(f *testing.F) {
 		im, inm     string
 		headerFlags uint8
 	}{
+		// "new" has no value yet: If-Match on it is a 412, not a 404.
+		{false, 2, "1", "", hasIfMatch},
+		{true, 2, "1", "", hasIfMatch},
 		{false, 0, "#", "", hasIfMatch},
 		{false, 0, `"#"`, "", hasIfMatch},
 		{true, 0, "#", "", hasIfMatch},
