@@ -22,8 +22,8 @@ const (
 )
 
 // Config describes the server Start runs. The zero value is useful: a
-// standalone JetStream server in a fresh temporary directory that fsyncs
-// every write, reachable only in-process through Server.Connect, and
+// standalone JetStream server in a fresh temporary directory, in
+// GroupCommit mode, reachable only in-process through Server.Connect, and
 // removed, directory and all, by Server.Shutdown.
 type Config struct {
 	// DataDir is the JetStream store directory (nats-server's StoreDir;
@@ -42,13 +42,18 @@ type Config struct {
 	// DataDir is an error.
 	InMemory bool
 
-	// Durability chooses when file-storage writes are fsynced. The zero
-	// value, SyncAlways, fsyncs every write before acknowledging it.
+	// Durability chooses when file-storage writes reach stable storage. The
+	// zero value, GroupCommit, makes a kv.Store on this server acknowledge a
+	// write once a sync shared with the other waiting writes has flushed it.
 	Durability Durability
 
-	// SyncInterval is the fsync period for SyncPeriodicLosesRecentWrites;
-	// zero means two minutes, JetStream's default. It is ignored with
-	// SyncAlways. Negative is an error.
+	// OnSync, if set, is called after every group-commit sync, from the
+	// goroutine that syncs: keep it short. It serves metrics and tests.
+	OnSync func(SyncRecord)
+
+	// SyncInterval is the background fsync period of GroupCommit and
+	// SyncPeriodicLosesRecentWrites; zero means two minutes, JetStream's
+	// default. It is ignored with SyncAlways. Negative is an error.
 	SyncInterval time.Duration
 
 	// ClientListen is the "host:port" on which the server accepts NATS
@@ -106,8 +111,13 @@ func (c *Config) clustered() bool {
 
 // effectiveDurability is the mode the server actually runs with.
 func (c *Config) effectiveDurability() Durability {
-	if c.InMemory {
+	switch {
+	case c.InMemory:
 		return SyncPeriodicLosesRecentWrites
+	case c.Durability == GroupCommit && (c.clustered() || !groupCommitSupported):
+		// A member's R1 streams may live on another node, whose disk this
+		// process cannot sync; replicated streams rely on Raft.
+		return SyncAlways
 	}
 	return c.Durability
 }
@@ -139,7 +149,7 @@ func (c *Config) validate() (client, cluster *hostPort, routes []*url.URL, err e
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
 	}
 	if !c.Durability.valid() {
-		return nil, nil, nil, invalid("Durability %d is not a known mode (want SyncAlways or SyncPeriodicLosesRecentWrites)", int(c.Durability))
+		return nil, nil, nil, invalid("Durability %d is not a known mode (want GroupCommit, SyncAlways or SyncPeriodicLosesRecentWrites)", int(c.Durability))
 	}
 	if c.SyncInterval < 0 {
 		return nil, nil, nil, invalid("SyncInterval %v is negative", c.SyncInterval)

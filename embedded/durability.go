@@ -11,28 +11,51 @@ import (
 type Durability int
 
 const (
-	// SyncAlways, the zero value, makes the server fsync every write before
-	// acknowledging it (JetStream's sync_always). An acknowledged write
-	// survives a process crash, a kernel crash and a power loss.
-	SyncAlways Durability = iota
+	// GroupCommit, the zero value, acknowledges a write made through a
+	// kv.Store only once it is on stable storage, and shares one sync among
+	// all the writes that wait at that moment, as the group commit of etcd
+	// and PostgreSQL shares one log flush. The server itself runs with
+	// JetStream's periodic sync: each write reaches the operating system
+	// before JetStream acknowledges it (R1 file streams in the default
+	// persist mode), then the kv.Store waits on Server.Sync, which syncs the
+	// store's file system once for every writer waiting.
+	//
+	// An acknowledged write survives a process crash, a kernel crash and a
+	// power loss, where the disk honours flushes. A watcher or a reader can
+	// see a write a moment before it is durable, as with Redis. Writes made
+	// by plain NATS clients (the nats CLI, another program on ClientListen)
+	// get the periodic mode's promise unless the client calls Sync itself.
+	// Put the data dir on a file system of its own, so that a sync does not
+	// also flush unrelated files.
+	//
+	// A cluster member, and a system without syncfs(2) (anything but
+	// Linux), runs SyncAlways instead; Server.Durability says which.
+	GroupCommit Durability = iota
+
+	// SyncAlways makes the server fsync every write before acknowledging it
+	// (JetStream's sync_always): it protects every acknowledged write, from
+	// any client, against process crash, kernel crash and power loss, at one
+	// fsync per write.
+	SyncAlways
 
 	// SyncPeriodicLosesRecentWrites is JetStream's own default: a write
 	// reaches the operating system before it is acknowledged but is fsynced
-	// only every Config.SyncInterval (two minutes unless set). It survives a
-	// process crash; a power loss or kernel crash can lose up to the last
-	// interval of acknowledged writes. It is opt-in and named for what it
-	// risks.
+	// only every Config.SyncInterval (two minutes unless set). It protects
+	// acknowledged writes against a process crash only; a power loss or
+	// kernel crash can lose up to the last interval of them. It is opt-in
+	// and named for what it risks.
 	SyncPeriodicLosesRecentWrites
 )
 
 var durabilityNames = [...]string{
+	GroupCommit:                   "group-commit",
 	SyncAlways:                    "sync-always",
 	SyncPeriodicLosesRecentWrites: "sync-periodic-loses-recent-writes",
 }
 
-// String returns the mode's flag spelling, "sync-always" or
-// "sync-periodic-loses-recent-writes", or "Durability(N)" for a value that
-// is not a known mode.
+// String returns the mode's flag spelling, "group-commit", "sync-always"
+// or "sync-periodic-loses-recent-writes", or "Durability(N)" for a value
+// that is not a known mode.
 func (d Durability) String() string {
 	if d.valid() {
 		return durabilityNames[d]
@@ -54,8 +77,8 @@ func ParseDurability(s string) (Durability, error) {
 			return Durability(d), nil
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown durability %q (want %q or %q)",
-		ErrInvalidConfig, s, SyncAlways.String(), SyncPeriodicLosesRecentWrites.String())
+	return 0, fmt.Errorf("%w: unknown durability %q (want %q, %q or %q)",
+		ErrInvalidConfig, s, GroupCommit, SyncAlways, SyncPeriodicLosesRecentWrites)
 }
 
 // MarshalText returns the mode's String, so a Durability can be written as

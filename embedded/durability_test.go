@@ -14,6 +14,7 @@ func TestParseDurability(t *testing.T) {
 		want    embedded.Durability
 		wantErr bool
 	}{
+		{"group-commit", embedded.GroupCommit, false},
 		{"sync-always", embedded.SyncAlways, false},
 		{"sync-periodic-loses-recent-writes", embedded.SyncPeriodicLosesRecentWrites, false},
 		{" Sync-Always ", embedded.SyncAlways, false},
@@ -42,7 +43,7 @@ func TestParseDurability(t *testing.T) {
 }
 
 func TestDurabilityString(t *testing.T) {
-	for _, d := range []embedded.Durability{embedded.SyncAlways, embedded.SyncPeriodicLosesRecentWrites} {
+	for _, d := range []embedded.Durability{embedded.GroupCommit, embedded.SyncAlways, embedded.SyncPeriodicLosesRecentWrites} {
 		got, err := embedded.ParseDurability(d.String())
 		if err != nil || got != d {
 			t.Errorf("ParseDurability(%q) = %v, %v; want %v", d.String(), got, err, d)

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ironkv/ironkv/internal/durable"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -45,6 +46,9 @@ type Server struct {
 	durability Durability
 	clientURL  string
 	clusterURL string
+
+	commit     *groupCommit // nil unless durability is GroupCommit
+	unregister func()       // removes commit from the durable registry
 
 	closed       atomic.Bool
 	shutdownOnce sync.Once
@@ -146,6 +150,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	s.name = ns.Name()
+	if s.durability == GroupCommit {
+		if s.commit, err = newGroupCommit(s.dataDir, cfg.OnSync); err != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			removeTemp()
+			return nil, err
+		}
+		s.unregister = durable.Register(ns.ID(), s)
+	}
 	if client != nil {
 		s.clientURL = listenURL(client.host, ns.Addr())
 	}
@@ -294,9 +307,46 @@ func (s *Server) Name() string { return s.name }
 // temporary directory Start created and Shutdown removes.
 func (s *Server) DataDir() string { return s.dataDir }
 
-// Durability returns the mode the server runs with: Config.Durability, or
-// SyncPeriodicLosesRecentWrites for an InMemory server.
+// Durability returns the mode the server runs with: Config.Durability,
+// SyncPeriodicLosesRecentWrites for an InMemory server, or SyncAlways where
+// GroupCommit was asked for but cannot work (a cluster member, a system
+// other than Linux).
 func (s *Server) Durability() Durability { return s.durability }
+
+// Sync is the group-commit barrier: it returns nil once everything the
+// server acknowledged before the call is on stable storage. Concurrent
+// callers share one sync of the data dir's file system (syncfs(2)): a call
+// joins the next sync to begin and waits for it. A kv.Store on a
+// connection from Connect calls Sync after every write by itself when the
+// server runs in GroupCommit mode (kv.WithGroupCommit does it for other
+// connections).
+//
+// In SyncAlways mode every write is already synced and Sync returns nil at
+// once; with SyncPeriodicLosesRecentWrites or InMemory nothing is synced
+// at acknowledgement and Sync returns an error wrapping ErrInvalidConfig.
+// Once a sync has failed, every call returns an error wrapping
+// ErrSyncFailed. After Shutdown it returns ErrServerClosed; if ctx ends
+// first it returns an error wrapping ctx.Err().
+func (s *Server) Sync(ctx context.Context) error {
+	switch {
+	case s.commit != nil:
+		return s.commit.wait(ctx)
+	case s.closed.Load():
+		return ErrServerClosed
+	case s.durability == SyncAlways:
+		return nil
+	}
+	return fmt.Errorf("%w: Sync needs durability %s or %s; this server runs %s", ErrInvalidConfig, GroupCommit, SyncAlways, s.durability)
+}
+
+// SyncStats returns the running totals of the group-commit barrier; all
+// zero unless the server runs in GroupCommit mode.
+func (s *Server) SyncStats() SyncStats {
+	if s.commit == nil {
+		return SyncStats{}
+	}
+	return s.commit.stats()
+}
 
 // NATS returns the underlying nats-server, for what this package does not
 // cover, such as monitoring data. Do not shut it down directly: call
@@ -340,8 +390,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closed.Store(true)
 		go func() {
 			defer close(s.done)
+			if s.unregister != nil {
+				s.unregister()
+			}
 			s.ns.Shutdown()
 			s.ns.WaitForShutdown()
+			if s.commit != nil {
+				s.commit.close()
+			}
 			if s.tempDir {
 				if err := os.RemoveAll(s.dataDir); err != nil {
 					s.shutdownErr = fmt.Errorf("embedded: remove temporary data dir: %w", err)

@@ -32,8 +32,8 @@ func TestZeroConfig(t *testing.T) {
 	if s.Name() == "" {
 		t.Error("Name is empty")
 	}
-	if got := s.Durability(); got != embedded.SyncAlways {
-		t.Errorf("Durability = %v, want %v", got, embedded.SyncAlways)
+	if got := s.Durability(); got != embedded.GroupCommit {
+		t.Errorf("Durability = %v, want %v", got, embedded.GroupCommit)
 	}
 
 	nc := connect(t, s)
@@ -133,7 +133,8 @@ func TestDurabilityOnServer(t *testing.T) {
 		syncAlways   bool
 		syncInterval time.Duration
 	}{
-		{"zero value", embedded.Config{}, embedded.SyncAlways, true, 2 * time.Minute},
+		{"zero value", embedded.Config{}, embedded.GroupCommit, false, 2 * time.Minute},
+		{"sync always", embedded.Config{Durability: embedded.SyncAlways}, embedded.SyncAlways, true, 2 * time.Minute},
 		{"periodic default interval", embedded.Config{Durability: periodic}, periodic, false, 2 * time.Minute},
 		{"periodic custom interval", embedded.Config{Durability: periodic, SyncInterval: 5 * time.Second}, periodic, false, 5 * time.Second},
 		{"in memory", embedded.Config{InMemory: true}, periodic, false, 2 * time.Minute},
@@ -153,6 +154,19 @@ func TestDurabilityOnServer(t *testing.T) {
 			}
 			if jsc.SyncInterval != tt.syncInterval {
 				t.Errorf("server SyncInterval = %v, want %v", jsc.SyncInterval, tt.syncInterval)
+			}
+			// Sync is a barrier where the mode makes one, and refused where
+			// nothing is synced at acknowledgement.
+			err := s.Sync(context.Background())
+			if tt.want == periodic {
+				if !errors.Is(err, embedded.ErrInvalidConfig) {
+					t.Errorf("Sync in %v = %v, want ErrInvalidConfig", tt.want, err)
+				}
+			} else if err != nil {
+				t.Errorf("Sync in %v = %v", tt.want, err)
+			}
+			if got := s.SyncStats().Syncs; (got == 1) != (tt.want == embedded.GroupCommit) {
+				t.Errorf("SyncStats().Syncs = %d after one Sync in %v", got, tt.want)
 			}
 			if jsc.StoreDir != filepath.Join(s.DataDir(), "jetstream") {
 				t.Errorf("server StoreDir = %q, want %q/jetstream", jsc.StoreDir, s.DataDir())

@@ -49,15 +49,26 @@ type Bucket struct {
 	stream   jetstream.Stream
 	kv       jetstream.KeyValue
 	maxValue int
+	syncer   Syncer // the group-commit barrier, nil when the bucket needs none
 }
 
-func newBucket(s *Store, name, full string, st jetstream.Stream, kvh jetstream.KeyValue) *Bucket {
+func newBucket(s *Store, name, full string, st jetstream.Stream, kvh jetstream.KeyValue) (*Bucket, error) {
 	c := st.CachedInfo().Config
 	limit := int(s.nc.MaxPayload()) - headerAllowance
 	if v := int(maxValueSize(c)); v > 0 && v < limit {
 		limit = v
 	}
-	return &Bucket{s: s, name: name, full: full, prefix: "$KV." + full + ".", stream: st, kv: kvh, maxValue: limit}
+	syncer, err := s.bucketSyncer(name, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Bucket{s: s, name: name, full: full, prefix: "$KV." + full + ".", stream: st, kv: kvh, maxValue: limit, syncer: syncer}, nil
+}
+
+// durable returns once an acknowledged write is on stable storage, when
+// the bucket is under group commit (see WithGroupCommit).
+func (b *Bucket) durable(ctx context.Context, op, key string) error {
+	return waitDurable(ctx, b.syncer, func() string { return fmt.Sprintf("%s %q in bucket %q", op, key, b.name) })
 }
 
 // Name returns the bucket's name, without the namespace prefix.
@@ -129,7 +140,7 @@ func (b *Bucket) Put(ctx context.Context, key string, value []byte) (uint64, err
 	if err != nil {
 		return 0, b.fail(ctx, "put", key, err)
 	}
-	return rev, nil
+	return rev, b.durable(ctx, "put", key)
 }
 
 // Create writes value only when key has no live value (it is absent,
@@ -163,7 +174,7 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 	if err != nil {
 		return 0, b.conflict(ctx, "create", key, k, 0, err)
 	}
-	return rev, nil
+	return rev, b.durable(ctx, "create", key)
 }
 
 // maxCreateAttempts bounds Create's retries against concurrent deletes.
@@ -188,7 +199,7 @@ func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint6
 	if err != nil {
 		return 0, b.conflict(ctx, "update", key, k, rev, err)
 	}
-	return nrev, nil
+	return nrev, b.durable(ctx, "update", key)
 }
 
 // checkLive returns a *ConflictError unless the latest revision of the key is
@@ -283,7 +294,7 @@ func (b *Bucket) remove(ctx context.Context, op, key string, purge bool, opts []
 	if err != nil {
 		return b.conflict(ctx, op, key, k, o.rev, err)
 	}
-	return nil
+	return b.durable(ctx, op, key)
 }
 
 // Get returns the latest live entry of key. It returns ErrKeyNotFound when

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/internal/durable"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -39,11 +40,12 @@ const headerAllowance = 256
 // buckets (bucket.App unless WithNamespace says otherwise). It is safe for
 // concurrent use.
 type Store struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	ns    bucket.Namespace
-	opts  options
-	owned bool
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	ns     bucket.Namespace
+	opts   options
+	owned  bool
+	syncer Syncer // the group-commit barrier, nil without one
 
 	closed atomic.Bool
 
@@ -77,6 +79,8 @@ type options struct {
 	defaultStorage bucket.Storage
 	watchBuffer    int
 	natsOpts       []nats.Option
+	syncer         Syncer
+	syncerSet      bool
 }
 
 // Option configures a Store.
@@ -95,6 +99,35 @@ func WithDefaultStorage(s bucket.Storage) Option { return func(o *options) { o.d
 // WithWatchBuffer sets the default number of events a Watcher buffers before
 // it ends with ErrSlowConsumer. The default is 1024.
 func WithWatchBuffer(n int) Option { return func(o *options) { o.watchBuffer = n } }
+
+// Syncer is a group-commit barrier, such as *embedded.Server: Sync returns
+// nil once everything the NATS server acknowledged before the call is on
+// stable storage.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// WithGroupCommit makes every write (Put, Create, Update, Delete, Purge, and
+// bucket creation, update and deletion) wait, after JetStream acknowledged
+// it, until s.Sync returns, for the buckets that need it: R1 file-storage
+// buckets. Replicated buckets rely on the cluster's Raft log and memory
+// buckets have nothing to sync; both skip the wait. A bucket whose stream
+// uses JetStream's async persist mode is refused with ErrInvalidConfig,
+// because its acknowledgement may come before the write reaches the
+// operating system, which no later sync can repair.
+//
+// New applies this option by itself when its connection leads to an
+// embedded server of this process that runs in GroupCommit mode; pass
+// WithGroupCommit(nil) to turn that off.
+//
+// A write whose acknowledgement came but whose sync failed returns an
+// error wrapping ErrUnavailable that says so (the write happened and is
+// visible, but its durability is unconfirmed); when ctx ends during the
+// wait, the error wraps ctx.Err(). Put, Create and Update still return
+// the revision in both cases.
+func WithGroupCommit(s Syncer) Option {
+	return func(o *options) { o.syncer, o.syncerSet = s, true }
+}
 
 // WithNATSOptions passes options to nats.Connect when Connect dials. New
 // ignores them.
@@ -134,7 +167,13 @@ func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	return &Store{nc: nc, js: js, ns: o.ns, opts: o, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
+	syncer := o.syncer
+	if !o.syncerSet {
+		if d := durable.Lookup(nc.ConnectedServerId()); d != nil {
+			syncer = d
+		}
+	}
+	return &Store{nc: nc, js: js, ns: o.ns, opts: o, syncer: syncer, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
 }
 
 // Connect dials NATS at urls (comma-separated, as nats.Connect takes them),
@@ -168,6 +207,74 @@ func Connect(ctx context.Context, urls string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("kv.Connect %s: JetStream did not answer: %w", urls, classify(err))
 	}
 	return s, nil
+}
+
+// GroupCommit reports whether the Store waits for a group-commit barrier
+// after writes (see WithGroupCommit).
+func (s *Store) GroupCommit() bool { return s.syncer != nil }
+
+// bucketSyncer returns the barrier a bucket's writes wait on: the Store's,
+// for an R1 file-storage stream; nil otherwise. It refuses a stream in async
+// persist mode under group commit.
+func (s *Store) bucketSyncer(name string, c jetstream.StreamConfig) (Syncer, error) {
+	if s.syncer == nil || c.Storage != jetstream.FileStorage || c.Replicas > 1 {
+		return nil, nil
+	}
+	if c.PersistMode != jetstream.DefaultPersistMode {
+		return nil, fmt.Errorf("bucket %q: %w: its stream %s uses JetStream's %s persist mode, which acknowledges writes before they reach the operating system, so group commit cannot make them durable; set the stream's persist mode back to default (nats stream edit), or open the Store with WithGroupCommit(nil) and accept that risk", name, ErrInvalidConfig, c.Name, c.PersistMode)
+	}
+	return s.syncer, nil
+}
+
+// CheckDurability binds every bucket of the Store's namespace and returns
+// the buckets that group commit cannot cover (see WithGroupCommit), joined
+// into one error; nil when there are none or the Store has no barrier. A
+// server calls it at startup so that it refuses to run, rather than fail
+// each write later.
+func (s *Store) CheckDurability(ctx context.Context) error {
+	if err := s.check(); err != nil || s.syncer == nil {
+		return err
+	}
+	var errs []error
+	l := s.js.ListStreams(ctx, jetstream.WithStreamListSubject("$KV.>"))
+	for si := range l.Info() {
+		full, ok := strings.CutPrefix(si.Config.Name, "KV_")
+		if !ok {
+			continue
+		}
+		if name, ok := s.ns.Strip(full); ok {
+			if _, err := s.bucketSyncer(name, si.Config); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := l.Err(); err != nil {
+		return fmt.Errorf("check buckets: %w", classify(err))
+	}
+	return errors.Join(errs...)
+}
+
+// sync waits on the barrier after a change of bucket config, which
+// JetStream writes to the store's files too.
+func (s *Store) sync(ctx context.Context, op, name string) error {
+	return waitDurable(ctx, s.syncer, func() string { return fmt.Sprintf("%s %q", op, name) })
+}
+
+// waitDurable waits on syncer, if any, after an acknowledged change. The
+// change has happened whatever it returns; an error says only that its
+// durability is unconfirmed, and names the change with what().
+func waitDurable(ctx context.Context, syncer Syncer, what func() string) error {
+	if syncer == nil {
+		return nil
+	}
+	err := syncer.Sync(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: done, but not yet confirmed on stable storage: %w", what(), err)
+	}
+	return fmt.Errorf("%s: %w: done, but not confirmed on stable storage: %v", what(), ErrUnavailable, err)
 }
 
 // Namespace returns the namespace the Store works in.
@@ -264,6 +371,9 @@ func (s *Store) CreateBucket(ctx context.Context, cfg bucket.Config) (*Bucket, e
 	if _, err := s.js.CreateKeyValue(ctx, kc); err != nil {
 		return nil, fmt.Errorf("create bucket %q: %w", cfg.Name, classify(err))
 	}
+	if err := s.sync(ctx, "create bucket", cfg.Name); err != nil {
+		return nil, err
+	}
 	return s.Bucket(ctx, cfg.Name)
 }
 
@@ -296,6 +406,9 @@ func (s *Store) UpdateBucket(ctx context.Context, cfg bucket.Config) (*Bucket, e
 	if _, err := s.js.UpdateKeyValue(ctx, kc); err != nil {
 		return nil, fmt.Errorf("update bucket %q: %w", cfg.Name, classify(err))
 	}
+	if err := s.sync(ctx, "update bucket", cfg.Name); err != nil {
+		return nil, err
+	}
 	return s.Bucket(ctx, cfg.Name)
 }
 
@@ -320,7 +433,7 @@ func (s *Store) Bucket(ctx context.Context, name string) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bucket %q: %w", name, classify(err))
 	}
-	return newBucket(s, name, full, st, kvh), nil
+	return newBucket(s, name, full, st, kvh)
 }
 
 // BucketInfo returns the config and state of a bucket. It returns
@@ -396,7 +509,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	for _, w := range ws {
 		w.fail(ErrBucketNotFound)
 	}
-	return nil
+	return s.sync(ctx, "delete bucket", name)
 }
 
 // infoFromStream reads a bucket's Info from its stream.

@@ -33,9 +33,9 @@ type Config struct {
 	// restart.
 	Memory bool
 
-	// Durability says when the embedded server fsyncs a write; the zero
-	// value, embedded.SyncAlways, fsyncs every write before acknowledging
-	// it.
+	// Durability says when the embedded server's writes reach stable
+	// storage; the zero value, embedded.GroupCommit, acknowledges a write
+	// once a sync shared with the writes waiting at that moment flushed it.
 	Durability embedded.Durability
 
 	// NATSURLs, when set, connect to these NATS servers instead of running
@@ -126,7 +126,7 @@ func defaultConfig() Config {
 		Listen:          defaultListen,
 		MaxBodyBytes:    httpapi.DefaultMaxBodyBytes,
 		DataDir:         defaultDataDir,
-		Durability:      embedded.SyncAlways,
+		Durability:      embedded.GroupCommit,
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       defaultLogFormat,
 		ShutdownTimeout: defaultShutdownTimeout,
@@ -204,7 +204,7 @@ func (c *Config) validateNATS() error {
 		}{
 			{c.DataDir != "", "-data (IRONKV_DATA)"},
 			{c.Memory, "-memory (IRONKV_MEMORY)"},
-			{c.Durability != embedded.SyncAlways, "-durability (IRONKV_DURABILITY)"},
+			{c.Durability != embedded.GroupCommit, "-durability (IRONKV_DURABILITY)"},
 			{c.NATSListen != "", "-nats-listen (IRONKV_NATS_LISTEN)"},
 			{c.ServerName != "", "-server-name (IRONKV_SERVER_NAME)"},
 			{c.clustered(), "-cluster-* (IRONKV_CLUSTER_*)"},

@@ -52,7 +52,7 @@ func TestParseConfig(t *testing.T) {
 			with(func(c *Config) { c.APIKeys = []string{"x"} })},
 		{"env durability", nil, map[string]string{"IRONKV_DURABILITY": "sync-periodic-loses-recent-writes"},
 			with(func(c *Config) { c.Durability = embedded.SyncPeriodicLosesRecentWrites })},
-		{"flag durability wins", []string{"-durability", "SYNC-ALWAYS"}, map[string]string{"IRONKV_DURABILITY": "sync-periodic-loses-recent-writes"}, def},
+		{"flag durability wins", []string{"-durability", "GROUP-COMMIT"}, map[string]string{"IRONKV_DURABILITY": "sync-periodic-loses-recent-writes"}, def},
 		{"memory drops the default data dir", []string{"-memory"}, nil,
 			with(func(c *Config) { c.Memory, c.DataDir = true, "" })},
 		{"env memory", nil, map[string]string{"IRONKV_MEMORY": "true"},
@@ -124,8 +124,8 @@ func TestParseConfigErrors(t *testing.T) {
 	}{
 		{"unknown flag", []string{"-port", "1"}, nil, []string{"-port"}},
 		{"positional argument", []string{"serve"}, nil, []string{`unexpected argument "serve"`}},
-		{"bad durability flag", []string{"-durability", "fast"}, nil, []string{"-durability", "sync-always"}},
-		{"bad durability env", nil, map[string]string{"IRONKV_DURABILITY": "fast"}, []string{"IRONKV_DURABILITY", "sync-always"}},
+		{"bad durability flag", []string{"-durability", "fast"}, nil, []string{"-durability", "group-commit"}},
+		{"bad durability env", nil, map[string]string{"IRONKV_DURABILITY": "fast"}, []string{"IRONKV_DURABILITY", "group-commit"}},
 		{"bad log level", []string{"-log-level", "verbose"}, nil, []string{"-log-level", "debug, info, warn or error"}},
 		{"bad log level env", nil, map[string]string{"IRONKV_LOG_LEVEL": "trace"}, []string{"IRONKV_LOG_LEVEL"}},
 		{"bad log format", []string{"-log-format", "xml"}, nil, []string{"-log-format", "text or json"}},
@@ -194,7 +194,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("parseConfig(-help) = %v, want flag.ErrHelp", err)
 	}
 	usage := out.String()
-	for _, want := range []string{"Usage: server", "wins over its variable", `(default "127.0.0.1:9123")`, `(default "./data")`, "(default sync-always)"} {
+	for _, want := range []string{"Usage: server", "wins over its variable", `(default "127.0.0.1:9123")`, `(default "./data")`, "(default group-commit)"} {
 		if !strings.Contains(usage, want) {
 			t.Errorf("usage lacks %q:\n%s", want, usage)
 		}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -370,6 +371,14 @@ func testAPI(t *testing.T, bin string) {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// Group commit, the default, synced for every acknowledged write: three
+	// successful puts, a delete, and the bucket's creation and deletion.
+	m := regexp.MustCompile(`(?m)^ironkv_group_commit_writes_total (\d+)$`).FindSubmatch(metrics)
+	if m == nil {
+		t.Error("/metrics lacks ironkv_group_commit_writes_total")
+	} else if n, _ := strconv.Atoi(string(m[1])); n < 6 {
+		t.Errorf("ironkv_group_commit_writes_total = %d, want at least 6", n)
 	}
 	p.stop()
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ironkv/ironkv/embedded"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -79,6 +80,25 @@ func (m *metrics) ObserveRequest(route string, status int, d time.Duration) {
 	s := strconv.Itoa(status)
 	m.requests.WithLabelValues(route, s).Inc()
 	m.latency.WithLabelValues(route, s).Observe(d.Seconds())
+}
+
+// observeGroupCommit exports the totals of an embedded server's
+// group-commit barrier.
+func (m *metrics) observeGroupCommit(stats func() embedded.SyncStats) {
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ironkv_group_commit_syncs_total",
+			Help: "Syncs of the data dir's file system done by group commit.",
+		}, func() float64 { return float64(stats().Syncs) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ironkv_group_commit_writes_total",
+			Help: "Writes (and bucket changes) that waited on a group-commit sync; divided by the syncs, the mean group size.",
+		}, func() float64 { return float64(stats().Waiters) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ironkv_group_commit_sync_seconds_total",
+			Help: "Time spent in group-commit syncs.",
+		}, func() float64 { return stats().Time.Seconds() }),
+	)
 }
 
 // handler serves the registry in the Prometheus exposition format.

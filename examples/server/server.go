@@ -183,6 +183,9 @@ type server struct {
 // on configs and the Secrets API on sec (nil without a master key).
 func newServer(cfg Config, be *backend, configs *config.Configs, sec *secrets.Secrets, logger *slog.Logger) *server {
 	s := &server{be: be, log: logger, metrics: newMetrics(be.nc)}
+	if be.srv != nil && be.srv.Durability() == embedded.GroupCommit {
+		s.metrics.observeGroupCommit(be.srv.SyncStats)
+	}
 	s.js, _ = jetstream.New(be.nc) // fails only for a nil connection
 
 	opts := []httpapi.Option{
@@ -449,6 +452,9 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 	if cfg.Memory {
 		kvOpts = append(kvOpts, kv.WithDefaultStorage(bucket.MemoryStorage))
 	}
+	if srv.Durability() == embedded.GroupCommit {
+		kvOpts = append(kvOpts, kv.WithGroupCommit(srv))
+	}
 	store, err := kv.New(nc, kvOpts...)
 	if err != nil {
 		nc.Close()
@@ -456,7 +462,11 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 		return nil, err
 	}
 	be.store, be.nc, be.srv = store, nc, srv
-	if err := be.openSystemStores(kvOpts); err != nil {
+	err = be.openSystemStores(kvOpts)
+	if err == nil {
+		err = be.checkDurability(ctx)
+	}
+	if err != nil {
 		_ = store.Close()
 		nc.Close()
 		shutdown()
@@ -475,6 +485,17 @@ func (be *backend) openSystemStores(opts []kv.Option) error {
 	}
 	be.secretsStore, err = kv.New(be.nc, append(slices.Clone(opts), kv.WithNamespace(bucket.SysSecrets))...)
 	return err
+}
+
+// checkDurability refuses to start when group commit cannot cover a
+// bucket, rather than fail each of its writes later.
+func (be *backend) checkDurability(ctx context.Context) error {
+	for _, st := range []*kv.Store{be.store, be.configStore, be.secretsStore} {
+		if err := st.CheckDurability(ctx); err != nil {
+			return fmt.Errorf("durability %s: %w", embedded.GroupCommit, err)
+		}
+	}
+	return nil
 }
 
 // logAttrs describes the backend for the "listening" log line.

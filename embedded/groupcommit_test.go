@@ -1,0 +1,229 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// newTestCommit returns a groupCommit on a temporary directory, closed when
+// the test ends.
+func newTestCommit(t *testing.T, onSync func(SyncRecord)) *groupCommit {
+	t.Helper()
+	g, err := newGroupCommit(t.TempDir(), onSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.close)
+	return g
+}
+
+// gatedSync replaces g's sync with one that signals each start on started
+// and then blocks until release gives it its result.
+func gatedSync(g *groupCommit) (started chan struct{}, release chan error) {
+	started, release = make(chan struct{}, 16), make(chan error)
+	g.syncfs = func(*os.File) error {
+		started <- struct{}{}
+		return <-release
+	}
+	return started, release
+}
+
+// joins makes g report every caller that joined a round.
+func joins(g *groupCommit) <-chan struct{} {
+	c := make(chan struct{}, 64)
+	g.joined = func() { c <- struct{}{} }
+	return c
+}
+
+// TestGroupCommitOrdering runs many concurrent callers against real syncfs
+// calls and checks, from the recorded syncs, that every call returned only
+// after a sync that began after the call did and ended before it returned.
+func TestGroupCommitOrdering(t *testing.T) {
+	var mu sync.Mutex
+	var syncs []SyncRecord
+	g := newTestCommit(t, func(r SyncRecord) {
+		mu.Lock()
+		syncs = append(syncs, r)
+		mu.Unlock()
+	})
+	type call struct{ start, end time.Time }
+	const workers, each = 32, 50
+	calls := make([][]call, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				c := call{start: time.Now()}
+				if err := g.wait(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+				c.end = time.Now()
+				calls[w] = append(calls[w], c)
+			}
+		})
+	}
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	var served int
+	for _, r := range syncs {
+		served += r.Waiters
+		if r.Err != nil {
+			t.Fatalf("sync failed: %v", r.Err)
+		}
+	}
+	if served != workers*each {
+		t.Fatalf("syncs served %d calls, want %d", served, workers*each)
+	}
+	for _, cs := range calls {
+		for _, c := range cs {
+			ok := false
+			for _, r := range syncs {
+				if r.Start.After(c.start) && !r.End.After(c.end) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				t.Fatalf("a call from %v to %v returned before any sync that began after it", c.start, c.end)
+			}
+		}
+	}
+	st := g.stats()
+	if st.Syncs != uint64(len(syncs)) || st.Waiters != workers*each {
+		t.Errorf("stats %+v, want %d syncs serving %d", st, len(syncs), workers*each)
+	}
+	t.Logf("%d calls served by %d syncs (%.1f per sync)", workers*each, len(syncs), float64(workers*each)/float64(len(syncs)))
+}
+
+// TestGroupCommitCoalesces: callers that arrive during a sync do not join it
+// (it began before them) and are all served by the one sync after it.
+func TestGroupCommitCoalesces(t *testing.T) {
+	g := newTestCommit(t, nil)
+	started, release := gatedSync(g)
+	joined := joins(g)
+
+	first := make(chan error, 1)
+	go func() { first <- g.wait(context.Background()) }()
+	<-joined
+	<-started // the first sync runs and blocks
+
+	const late = 10
+	results := make(chan error, late)
+	for range late {
+		go func() { results <- g.wait(context.Background()) }()
+	}
+	for range late {
+		<-joined
+	}
+	select {
+	case err := <-results:
+		t.Fatalf("a caller returned during a sync that began before it: %v", err)
+	default:
+	}
+
+	release <- nil // end the first sync
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	<-started // one sync for all the late callers
+	release <- nil
+	for range late {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := g.stats(); st.Syncs != 2 || st.Waiters != late+1 {
+		t.Errorf("stats %+v, want 2 syncs serving %d", st, late+1)
+	}
+}
+
+// TestGroupCommitFailureIsPermanent: a failed sync fails its callers and
+// every later one, without another sync whose success would prove nothing.
+func TestGroupCommitFailureIsPermanent(t *testing.T) {
+	var records []SyncRecord
+	g := newTestCommit(t, func(r SyncRecord) { records = append(records, r) })
+	started, release := gatedSync(g)
+
+	done := make(chan error, 1)
+	go func() { done <- g.wait(context.Background()) }()
+	<-started
+	release <- syscall.EIO
+	err := <-done
+	if !errors.Is(err, ErrSyncFailed) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("wait = %v, want ErrSyncFailed wrapping EIO", err)
+	}
+	for range 3 {
+		if err := g.wait(context.Background()); !errors.Is(err, ErrSyncFailed) {
+			t.Fatalf("wait after a failure = %v, want ErrSyncFailed", err)
+		}
+	}
+	if st := g.stats(); st.Syncs != 1 {
+		t.Errorf("%d syncs, want 1: no sync after a failure", st.Syncs)
+	}
+	if len(records) != 1 || !errors.Is(records[0].Err, syscall.EIO) {
+		t.Errorf("OnSync records %+v, want the one failure", records)
+	}
+}
+
+// TestGroupCommitContext: a caller whose context ends stops waiting; the
+// sync goes on for the others.
+func TestGroupCommitContext(t *testing.T) {
+	g := newTestCommit(t, nil)
+	started, release := gatedSync(g)
+	joined := joins(g)
+
+	other := make(chan error, 1)
+	go func() { other <- g.wait(context.Background()) }()
+	<-joined
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.wait(ctx) }()
+	<-joined
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait with a canceled context = %v", err)
+	}
+	release <- nil
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	<-started // the canceled caller's round still runs
+	release <- nil
+}
+
+// TestGroupCommitClose: after close, callers get ErrServerClosed and no
+// goroutine is left (goleak in TestMain).
+func TestGroupCommitClose(t *testing.T) {
+	g, err := newGroupCommit(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.close()
+	if err := g.wait(context.Background()); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("wait after close = %v, want ErrServerClosed", err)
+	}
+}
+
+// TestGroupCommitNotForClusterMembers: a member's R1 streams may live on
+// another node, so a member runs SyncAlways where GroupCommit was asked for.
+func TestGroupCommitNotForClusterMembers(t *testing.T) {
+	member := Config{ClusterName: "c", ClusterListen: "127.0.0.1:0", Routes: []string{"nats://127.0.0.1:1"}}
+	if got := member.effectiveDurability(); got != SyncAlways {
+		t.Errorf("cluster member with GroupCommit runs %v, want %v", got, SyncAlways)
+	}
+	if got := (&Config{}).effectiveDurability(); groupCommitSupported && got != GroupCommit {
+		t.Errorf("standalone zero Config runs %v, want %v", got, GroupCommit)
+	}
+}
