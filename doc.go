@@ -35,7 +35,8 @@
 //
 // # Quick start: embedded
 //
-// Run NATS in the process, with data on disk and an fsync on every write:
+// Run NATS in the process, with data on disk and every write on stable
+// storage before it returns (group commit):
 //
 //	srv, err := embedded.Start(ctx, embedded.Config{DataDir: "data"})
 //	if err != nil { ... }
@@ -74,11 +75,17 @@
 //
 // # Durability
 //
-// Embedded servers fsync every write before they acknowledge it by default
-// (embedded.SyncAlways); JetStream's own default, which syncs every two
-// minutes and can lose recently acknowledged writes on power loss, is
-// opt-in as embedded.SyncPeriodicLosesRecentWrites. With a remote cluster,
-// durability is the cluster's: ironkv cannot change it.
+// On an embedded server a write returns only once it is on stable storage:
+// by default through group commit (embedded.GroupCommit), where the writes
+// waiting at one moment share one sync of the data dir's file system, as in
+// etcd and PostgreSQL; kv.New finds the barrier of an embedded server of
+// the same process by itself (kv.WithGroupCommit for other connections).
+// embedded.SyncAlways fsyncs each write on its own, for every NATS client;
+// JetStream's own default, which syncs every two minutes and can lose
+// recently acknowledged writes on power loss, is opt-in as
+// embedded.SyncPeriodicLosesRecentWrites. A watcher can see a write a
+// moment before it is durable. With a remote cluster, durability is the
+// cluster's: ironkv cannot change it.
 //
 // # Limits
 //

@@ -48,9 +48,28 @@
 // The modes differ in which failures can lose a write the server has
 // already acknowledged:
 //
-//   - SyncAlways, the zero value, fsyncs every write before acknowledging
-//     it. An acknowledged write survives a process crash, a kernel crash
-//     and a power loss. Each write costs a disk flush.
+//   - GroupCommit, the zero value: a write made through a kv.Store is
+//     acknowledged to its caller only once it is on stable storage, and
+//     the writes waiting at one moment share one sync of the data dir's
+//     file system (syncfs(2)), as etcd's and PostgreSQL's group commit
+//     share one log flush. The server runs JetStream's periodic mode; for
+//     R1 file streams in the default persist mode JetStream hands each
+//     write to the operating system before it acknowledges it, then the
+//     kv.Store waits on Server.Sync, which returns once a sync that began
+//     after the call has ended. An acknowledged write survives a process
+//     crash, a kernel crash and a power loss, where the disk honours
+//     flushes. What it does not promise: a watcher or a reader can see a
+//     write a moment before it is durable (as with Redis); writes of plain
+//     NATS clients are not waited for unless they call Sync; replicated
+//     streams rely on the cluster instead. A failed sync fails every later
+//     Sync (ErrSyncFailed) until the server restarts, as PostgreSQL
+//     treats a failed fsync. Give the data dir a file system of its own,
+//     so that a sync does not also flush unrelated files.
+//   - SyncAlways fsyncs every write before acknowledging it, whichever
+//     client made it. An acknowledged write survives a process crash, a
+//     kernel crash and a power loss. Each write costs a disk flush of its
+//     own. A cluster member, and a system without syncfs(2), runs this mode
+//     where GroupCommit was asked for.
 //   - SyncPeriodicLosesRecentWrites is JetStream's own default: a write
 //     reaches the operating system before it is acknowledged, and is fsynced
 //     every Config.SyncInterval (two minutes unless set). It survives a
@@ -60,9 +79,11 @@
 // With InMemory, Durability does not apply: the data does not outlive the
 // process whatever the mode, so the server syncs periodically and
 // Server.Durability reports SyncPeriodicLosesRecentWrites. Durability
-// prints and parses as "sync-always" and "sync-periodic-loses-recent-writes"
-// (String and ParseDurability; MarshalText and UnmarshalText let
-// flag.TextVar and encoding/json use it).
+// prints and parses as "group-commit", "sync-always" and
+// "sync-periodic-loses-recent-writes" (String and ParseDurability;
+// MarshalText and UnmarshalText let flag.TextVar and encoding/json use it).
+// Server.SyncStats and Config.OnSync tell how many syncs group commit made
+// and how many writes each served.
 // In a cluster, a write is acknowledged once a majority of the replicas
 // have it, each under its own node's Durability.
 //

@@ -11,6 +11,21 @@
 // first; without a deadline, nats.go's default JetStream timeout (5 s)
 // applies.
 //
+// # Durability
+//
+// With a group-commit barrier (WithGroupCommit, or found by New itself on
+// a connection to an embedded server of this process in
+// embedded.GroupCommit mode), every write, and every bucket creation,
+// update and deletion, returns only after a sync of the server's store
+// that began after JetStream acknowledged it; concurrent writes share that
+// sync. Replicated and memory buckets skip the wait, and a bucket whose
+// stream uses JetStream's async persist mode is refused (CheckDurability
+// finds such buckets up front). A write whose sync fails or whose context
+// ends during the wait has happened all the same: it returns its revision
+// with an error that says its durability is unconfirmed (ErrUnavailable,
+// or the context's error). Without a barrier, durability is the NATS
+// server's own.
+//
 // # Buckets and namespaces
 //
 // A bucket is a real NATS KV bucket: stream KV_<prefix><name>, subjects

@@ -136,3 +136,38 @@ func ExampleBucket_Watch() {
 	// put feature.beta off
 	// delete feature.dark-mode
 }
+
+// Durable writes on an embedded server: with group commit, the default,
+// a Put returns once it is on stable storage, and concurrent writers share
+// each sync.
+func ExampleWithGroupCommit() {
+	ctx := context.Background()
+	srv, err := embedded.Start(ctx, embedded.Config{}) // GroupCommit, in a temporary dir
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown(ctx)
+	nc, err := srv.Connect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+
+	// kv.New finds the barrier of an embedded server of this process by
+	// itself; WithGroupCommit says so explicitly (and is how a connection
+	// dialled over TCP gets it).
+	store, err := kv.New(nc, kv.WithGroupCommit(srv))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	orders, err := store.CreateBucket(ctx, bucket.Config{Name: "orders"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := orders.Put(ctx, "order-1", []byte(`{"total":42}`)); err != nil {
+		log.Fatal(err) // on a failed sync: ErrUnavailable, "not confirmed on stable storage"
+	}
+	fmt.Println(srv.Durability(), store.GroupCommit(), srv.SyncStats().Syncs > 0)
+	// Output: group-commit true true
+}

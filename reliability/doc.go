@@ -52,7 +52,8 @@
 //   - TestCreateWhileDeleting: creates of a key that only ever has the
 //     value its creator gives it, racing deletes: every create must win.
 //   - TestCrashSafety: writers against a server killed with SIGKILL at
-//     random moments and restarted on its data, in both durability modes:
+//     random moments and restarted on its data, in each durability mode
+//     (group commit, sync always, periodic):
 //     no acknowledged write lost, no revision going backwards, the first
 //     write acknowledged within 5 s of each restart.
 //   - TestCluster: three server binaries as one JetStream cluster, a bucket

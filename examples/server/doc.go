@@ -4,8 +4,9 @@
 // checks, Prometheus metrics and graceful shutdown.
 //
 // With no flags it starts a working server: an embedded NATS server with
-// JetStream, file storage in ./data, an fsync on every write before it is
-// acknowledged, and HTTP on 127.0.0.1:9123.
+// JetStream, file storage in ./data, every write on stable storage before it
+// is acknowledged (group commit: one sync shared by the writes waiting at
+// that moment), and HTTP on 127.0.0.1:9123.
 //
 //	go run ./examples/server
 //
@@ -54,9 +55,14 @@
 //	-memory                     IRONKV_MEMORY            default false
 //	    Keep everything in memory: buckets are created with memory storage
 //	    and nothing survives a restart. Excludes -data.
-//	-durability mode            IRONKV_DURABILITY        default sync-always
-//	    sync-always fsyncs every write before acknowledging it: an
-//	    acknowledged write survives a crash and a power loss.
+//	-durability mode            IRONKV_DURABILITY        default group-commit
+//	    group-commit acknowledges a write once a sync of the data dir's
+//	    file system that began after JetStream stored it has ended; the
+//	    writes waiting at that moment share it. An acknowledged write
+//	    survives a crash and a power loss. Writes of plain NATS clients
+//	    on -nats-listen are not waited for.
+//	    sync-always fsyncs every write before acknowledging it, one flush
+//	    per write, for every NATS client too.
 //	    sync-periodic-loses-recent-writes is JetStream's own default: it
 //	    fsyncs every two minutes, so a power loss or kernel crash can lose
 //	    the writes of the last two minutes (a process crash loses nothing).

@@ -188,7 +188,7 @@ func printUsage(fs *flag.FlagSet, out io.Writer) {
 Serves the ironkv HTTP API at /api/v1/kv, /api/v1/config and /api/v1/secrets,
 the dashboard at /, with /health, /ready and /metrics,
 on an embedded NATS server with JetStream (or remote NATS with -nats).
-With no flags: data in ./data, fsync on every write, http://127.0.0.1:9123.
+With no flags: data in ./data, each write on disk before it is acknowledged, http://127.0.0.1:9123.
 
 Secrets need a master key: set IRONKV_MASTER_KEY (generate one with
 openssl rand -hex 32) or -master-key-file. There is no flag for the key
