@@ -45,7 +45,8 @@ type SyncStats struct {
 // file system, as a database's group commit shares one log flush among the
 // transactions that commit while the previous flush runs.
 //
-// A caller joins the round that has not started yet and waits for it; the
+// A caller that finds no sync running syncs at once, in its own goroutine.
+// Otherwise it joins the round that has not started yet and waits for it; a
 // syncing goroutine takes the whole round when it begins the sync, so that
 // every caller in a round arrived before its sync began. Callers that
 // arrive during a sync form the next round, which starts as soon as the
@@ -91,16 +92,35 @@ func (g *groupCommit) wait(ctx context.Context) error {
 		g.mu.Unlock()
 		return ErrServerClosed
 	}
+	if !g.running {
+		// No sync is running, so none waits either: this caller syncs in
+		// its own goroutine, sparing a lone writer two goroutine switches.
+		// Callers that arrive meanwhile form the next round, which a
+		// goroutine then serves so that this caller can return.
+		g.running = true
+		g.wg.Add(1)
+		g.mu.Unlock()
+		if g.joined != nil {
+			g.joined()
+		}
+		r := &round{done: make(chan struct{}), waiters: 1}
+		g.sync(r)
+		g.mu.Lock()
+		if g.next != nil {
+			g.wg.Add(1)
+			go g.run()
+		} else {
+			g.running = false
+		}
+		g.mu.Unlock()
+		g.wg.Done()
+		return r.err
+	}
 	if g.next == nil {
 		g.next = &round{done: make(chan struct{})}
 	}
 	r := g.next
 	r.waiters++
-	if !g.running {
-		g.running = true
-		g.wg.Add(1)
-		go g.run()
-	}
 	g.mu.Unlock()
 	if g.joined != nil {
 		g.joined()
@@ -126,34 +146,41 @@ func (g *groupCommit) run() {
 			g.mu.Unlock()
 			return
 		}
-		failed := g.failed
 		g.mu.Unlock()
-
-		if failed != nil {
-			r.err = failed
-			close(r.done)
-			continue
-		}
-		start := time.Now()
-		err := g.syncfs(g.dir)
-		end := time.Now()
-		g.syncs.Add(1)
-		g.waiters.Add(uint64(r.waiters))
-		g.nanos.Add(uint64(end.Sub(start)))
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrSyncFailed, err)
-			g.mu.Lock()
-			if g.failed == nil {
-				g.failed = err
-			}
-			g.mu.Unlock()
-		}
-		if g.onSync != nil {
-			g.onSync(SyncRecord{Start: start, End: end, Waiters: r.waiters, Err: err})
-		}
-		r.err = err
-		close(r.done)
+		g.sync(r)
 	}
+}
+
+// sync syncs the file system for round r, whose callers all arrived before
+// it begins, and releases them. After a failure it does not sync again.
+func (g *groupCommit) sync(r *round) {
+	g.mu.Lock()
+	failed := g.failed
+	g.mu.Unlock()
+	if failed != nil {
+		r.err = failed
+		close(r.done)
+		return
+	}
+	start := time.Now()
+	err := g.syncfs(g.dir)
+	end := time.Now()
+	g.syncs.Add(1)
+	g.waiters.Add(uint64(r.waiters))
+	g.nanos.Add(uint64(end.Sub(start)))
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrSyncFailed, err)
+		g.mu.Lock()
+		if g.failed == nil {
+			g.failed = err
+		}
+		g.mu.Unlock()
+	}
+	if g.onSync != nil {
+		g.onSync(SyncRecord{Start: start, End: end, Waiters: r.waiters, Err: err})
+	}
+	r.err = err
+	close(r.done)
 }
 
 func (g *groupCommit) stats() SyncStats {

@@ -441,47 +441,57 @@ func firstRawKeys(ctx context.Context, srv *embedded.Server, name string) (int, 
 }
 
 // BenchmarkPutDurability shows the price of durability: kv.Put to a file
-// bucket on a server that fsyncs every write (embedded.SyncAlways, the
-// default) and on one that fsyncs periodically
-// (embedded.SyncPeriodicLosesRecentWrites), with one writer and with 16
-// concurrent writers. RunParallel runs a multiple of GOMAXPROCS goroutines:
-// 16 where GOMAXPROCS divides 16, else the largest multiple below 16, and
-// one per core beyond 16 cores.
+// bucket on a server in each durability mode (embedded.GroupCommit, the
+// default; embedded.SyncAlways, an fsync per write; and
+// embedded.SyncPeriodicLosesRecentWrites, not durable on power loss), with
+// 1, 16 and 64 concurrent writers. RunParallel runs a multiple of
+// GOMAXPROCS goroutines: the writer count where GOMAXPROCS divides it.
+// Under group commit it also reports the writes each sync served and the
+// mean time of a sync.
 func BenchmarkPutDurability(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		d    embedded.Durability
 	}{
+		{"group-commit", embedded.GroupCommit},
 		{"sync-always", embedded.SyncAlways},
 		{"sync-periodic", embedded.SyncPeriodicLosesRecentWrites},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			ctx := benchCtx(b)
-			store, _ := kvtest.NewFileStore(b, mode.d)
+			store, srv := kvtest.NewFileStore(b, mode.d)
 			kb := kvtest.NewBucket(b, store, bucket.Config{Name: "durability", Storage: bucket.FileStorage})
-			b.Run("1writer", func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportOps(b)
-			})
-			b.Run(strconv.Itoa(benchWriters)+"writers", func(b *testing.B) {
-				// RunParallel starts parallelism × GOMAXPROCS goroutines.
-				b.SetParallelism(max(1, benchWriters/runtime.GOMAXPROCS(0)))
-				var next atomic.Int64
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						i := int(next.Add(1))
-						if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
-							b.Error(err)
-							return
+			for _, writers := range []int{1, 16, 64} {
+				b.Run(strconv.Itoa(writers)+"writers", func(b *testing.B) {
+					before := srv.SyncStats()
+					if writers == 1 {
+						for i := 0; b.Loop(); i++ {
+							if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
+								b.Fatal(err)
+							}
 						}
+					} else {
+						// RunParallel starts parallelism × GOMAXPROCS goroutines.
+						b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+						var next atomic.Int64
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() {
+								i := int(next.Add(1))
+								if _, err := kb.Put(ctx, benchKeyNames[i%benchKeys], benchValue); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						})
+					}
+					reportOps(b)
+					after := srv.SyncStats()
+					if n := after.Syncs - before.Syncs; n > 0 {
+						b.ReportMetric(float64(after.Waiters-before.Waiters)/float64(n), "writes/sync")
+						b.ReportMetric(float64((after.Time-before.Time).Microseconds())/float64(n)/1000, "ms/sync")
 					}
 				})
-				reportOps(b)
-			})
+			}
 		})
 	}
 }

@@ -47,7 +47,7 @@ func defaultConfig() Config {
 		Conns:     64,
 		Keys:      10000,
 		ValueSize: 128,
-		Modes:     []embedded.Durability{embedded.SyncPeriodicLosesRecentWrites, embedded.SyncAlways},
+		Modes:     []embedded.Durability{embedded.GroupCommit, embedded.SyncPeriodicLosesRecentWrites, embedded.SyncAlways},
 		Ops:       []string{opGet, opPut},
 	}
 }

@@ -9,9 +9,10 @@
 // # What is measured
 //
 // For each durability mode (-modes) the program starts an embedded NATS
-// server with file storage in a fresh temporary directory (JetStream's
-// default periodic sync, embedded.SyncPeriodicLosesRecentWrites, and an
-// fsync on every write, embedded.SyncAlways), opens one kv.Store on an
+// server with file storage in a fresh temporary directory (group commit,
+// embedded.GroupCommit, the embedded default; JetStream's default periodic
+// sync, embedded.SyncPeriodicLosesRecentWrites; and an fsync on every
+// write, embedded.SyncAlways), opens one kv.Store on an
 // in-process connection, creates a bucket and preloads -keys keys with
 // random values of -value-size bytes. Two net/http servers listen on
 // 127.0.0.1 on free ports:
@@ -149,7 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "concurrent keep-alive connections per contender, one client goroutine each")
 	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "keys preloaded; each request picks one at random")
 	fs.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "bytes per value, preloaded and PUT")
-	modes := fs.String("modes", "periodic,always", "durability `modes`, comma-separated: periodic (sync-periodic-loses-recent-writes, JetStream's default) and always (sync-always, fsync every write)")
+	modes := fs.String("modes", "group-commit,periodic,always", "durability `modes`, comma-separated: group-commit (the embedded default: a sync shared by the writes waiting), periodic (sync-periodic-loses-recent-writes, JetStream's default) and always (sync-always, fsync every write)")
 	ops := fs.String("ops", "get,put", "operations, comma-separated: get, put")
 	fs.StringVar(&cfg.Dir, "dir", "", "parent `directory` of the NATS data directories (default the system's temporary directory; on a tmpfs, fsync costs nothing)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
