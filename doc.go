@@ -93,7 +93,8 @@
 //   - Update reads the key before its compare-and-swap (to refuse the
 //     revision of a tombstone), one extra round trip.
 //   - Listing keys builds an index per bucket on first use (seconds at
-//     millions of keys) and keeps it in memory while the Store is open.
+//     millions of keys) and keeps it in memory until it goes unused for
+//     ten minutes or the Store's indexes outgrow their memory bound.
 //   - Values are limited by the bucket's max_value_size or the server's
 //     max_payload (1 MiB by default) less 256 bytes kept for headers.
 //   - Replicas above 1 need a JetStream cluster (three embedded nodes on

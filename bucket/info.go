@@ -20,6 +20,10 @@ type Info struct {
 	// CreatedAt is when the bucket was created. Wire: "created_at",
 	// RFC 3339 in UTC to the second.
 	CreatedAt time.Time
+	// Keys is the number of live keys when it is known at no cost: when
+	// the server holds a built key index of the bucket (after a listing),
+	// nil otherwise. Wire: "keys", left out when nil.
+	Keys *int64
 }
 
 // infoWire is the JSON form of an Info.
@@ -28,18 +32,20 @@ type infoWire struct {
 	Values    uint64 `json:"values"`
 	Bytes     uint64 `json:"bytes"`
 	CreatedAt string `json:"created_at"`
+	Keys      *int64 `json:"keys,omitempty"`
 }
 
 // MarshalJSON encodes i as one flat JSON object: every field of the
-// Config, as Config.MarshalJSON writes them, followed by "values", "bytes"
-// and "created_at" (RFC 3339, UTC, whole seconds). It returns no error of
-// its own.
+// Config, as Config.MarshalJSON writes them, followed by "values", "bytes",
+// "created_at" (RFC 3339, UTC, whole seconds) and, when known, "keys". It
+// returns no error of its own.
 func (i Info) MarshalJSON() ([]byte, error) {
 	return json.Marshal(infoWire{
 		configWire: i.Config.wire(),
 		Values:     i.Values,
 		Bytes:      i.Bytes,
 		CreatedAt:  i.CreatedAt.UTC().Format(time.RFC3339),
+		Keys:       i.Keys,
 	})
 }
 
@@ -61,6 +67,12 @@ func (i *Info) UnmarshalJSON(b []byte) error {
 			out.Values, err = jsonUint(field, v)
 		case "bytes":
 			out.Bytes, err = jsonUint(field, v)
+		case "keys":
+			var n uint64
+			if n, err = jsonUint(field, v); err == nil {
+				k := int64(n)
+				out.Keys = &k
+			}
 		case "created_at":
 			var s string
 			if s, err = jsonString(field, v); err != nil {

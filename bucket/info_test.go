@@ -24,6 +24,12 @@ func TestInfoMarshalJSON(t *testing.T) {
 			t.Errorf("json.Marshal(%T) = %s, %v\nwant %s", v, b, err, want)
 		}
 	}
+	// The live key count, when known, comes last.
+	info.Keys = new(int64(3))
+	want = want[:len(want)-1] + `,"keys":3}`
+	if b, err := json.Marshal(info); err != nil || string(b) != want {
+		t.Errorf("json.Marshal with keys = %s, %v\nwant %s", b, err, want)
+	}
 }
 
 func TestInfoJSONRoundTrip(t *testing.T) {
@@ -35,6 +41,7 @@ func TestInfoJSONRoundTrip(t *testing.T) {
 			Values:    1<<64 - 1,
 			Bytes:     1 << 40,
 			CreatedAt: time.Date(2024, 12, 31, 23, 59, 59, 999999999, time.UTC),
+			Keys:      new(int64(7)),
 		},
 	}
 	for _, in := range tests {
@@ -50,6 +57,10 @@ func TestInfoJSONRoundTrip(t *testing.T) {
 			want := in
 			want.Config = in.Config.WithDefaults()
 			want.CreatedAt = in.CreatedAt.UTC().Truncate(time.Second)
+			if (got.Keys == nil) != (in.Keys == nil) || got.Keys != nil && *got.Keys != *in.Keys {
+				t.Errorf("keys: round trip gave %v, want %v", got.Keys, in.Keys)
+			}
+			got.Keys, want.Keys = nil, nil
 			if got != want {
 				t.Errorf("round trip gave %+v, want %+v", got, want)
 			}

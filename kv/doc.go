@@ -87,9 +87,19 @@
 // info also lists deleted and purged keys (their markers are messages too)
 // and costs the server a full scan per call. The index pays that once per
 // bucket and Store; after that a listing of 100k keys is a walk of a B-tree.
-// It costs memory (each key plus roughly 70 bytes of overhead) and one
-// consumer per listed bucket, held until the Store is closed or the bucket
-// deleted. See BENCHMARKS.md for the figures.
+// It costs memory (each key plus some tens of bytes) and one consumer per
+// listed bucket, as etcd's in-memory key index does. What it holds is
+// bounded and reported: an index no listing used for WithKeyIndexIdle (10
+// minutes by default) is released; when the indexes of a Store together
+// exceed WithKeyIndexMemory (512 MiB estimated by default), the least
+// recently used ones are released, never the one being listed; the next
+// listing builds a released index again. Store.KeyIndexes reports each
+// index's keys, estimated bytes and state. While an index builds (seconds
+// at millions of keys), listings wait for it within their context, and
+// the Store logs its progress (WithLogger). Bucket.KeyCount counts live
+// keys from the same index; Store.BucketInfo and Buckets give the count as
+// bucket.Info.Keys when an index is already built, at no extra cost. See
+// BENCHMARKS.md for the figures.
 //
 // Keys that are not in ironkv's encoding (written by other NATS clients,
 // such as "a=zz") are skipped by Keys and Watch; Get cannot address them.

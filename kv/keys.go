@@ -1,11 +1,15 @@
 package kv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/btree"
@@ -39,40 +43,97 @@ func (b *Bucket) Keys(ctx context.Context, filter string) ([]string, error) {
 // the key after ("" to start), and the key to continue from when more
 // follow. A limit of 0 or less means no limit. It returns the errors of Keys.
 func (b *Bucket) KeysPage(ctx context.Context, filter, after string, limit int) (Page, error) {
-	if err := b.s.check(); err != nil {
-		return Page{Keys: []string{}}, err
-	}
 	f, err := bucket.ParseFilter(filter)
 	if err != nil {
 		return Page{Keys: []string{}}, err
 	}
-	ix := b.s.index(b)
-	if err := ix.barrier(ctx, b); err != nil {
+	var p Page
+	err = b.withIndex(ctx, "list keys", f.String(), func(ix *keyIndex) { p = ix.list(f, after, limit) })
+	if err != nil {
+		return Page{Keys: []string{}}, err
+	}
+	return p, nil
+}
+
+// KeyCount returns the number of live keys, from the same index as Keys and
+// with the same guarantee (every write completed before the call counts).
+// It returns ErrBucketNotFound and ErrUnavailable.
+func (b *Bucket) KeyCount(ctx context.Context) (int, error) {
+	var n int
+	err := b.withIndex(ctx, "count keys", ">", func(ix *keyIndex) {
+		ix.mu.RLock()
+		n = ix.tree.Len()
+		ix.mu.RUnlock()
+	})
+	return n, err
+}
+
+// maxIndexAttempts bounds how often one call builds an index anew after
+// the one it waited on was released (for memory) under it.
+const maxIndexAttempts = 3
+
+// withIndex runs read on the bucket's key index once the index reflects
+// every write completed before the call, building the index if needed.
+func (b *Bucket) withIndex(ctx context.Context, op, what string, read func(*keyIndex)) error {
+	if err := b.s.check(); err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		ix := b.s.index(b)
+		err := ix.barrier(ctx, b)
+		if err == nil {
+			read(ix)
+			b.s.boundIndexes(ix)
+			return nil
+		}
+		if errors.Is(err, errIndexReleased) && attempt < maxIndexAttempts {
+			continue
+		}
 		if errors.Is(err, ErrBucketNotFound) || errNoStream(err) {
 			b.s.forgetIndex(ix, err)
 		}
-		return Page{Keys: []string{}}, b.fail(ctx, "list keys", f.String(), err)
+		return b.fail(ctx, op, what, err)
 	}
-	return ix.list(f, after, limit), nil
 }
+
+// errIndexReleased ends an index released for being idle or for memory; a
+// listing waiting on it builds a new one.
+var errIndexReleased = fmt.Errorf("%w: key index released; raise WithKeyIndexMemory if this repeats", ErrUnavailable)
+
+// keyOverhead estimates the memory of one key in an index beyond its
+// bytes: its string header in a B-tree node (16 bytes, in nodes about
+// two-thirds full) and the rounding of its allocation. BenchmarkKeysLarge
+// measures the real figure.
+const keyOverhead = 40
 
 // keyIndex is the sorted set of live keys of one bucket, kept current by a
 // headers-only ordered consumer.
 type keyIndex struct {
+	s      *Store
 	stream string
+	bucket string
 	prefix string
 	cc     jetstream.ConsumeContext
 	cons   jetstream.Consumer
 	b      *Bucket
+	idle   *time.Timer // releases the index when unused; guarded by s.mu
 
-	mu      sync.RWMutex
-	tree    *btree.BTreeG[string]
-	applied uint64        // highest stream sequence applied
-	wake    chan struct{} // closed when applied moves, if someone waits
-	err     error         // set when the index stopped
-	startMu sync.Mutex
-	started bool
-	checks  sync.WaitGroup // bucket-existence checks in flight
+	lastUsed atomic.Int64 // unix nanoseconds of the last listing
+	bytes    atomic.Int64 // estimated memory of the keys
+
+	mu       sync.RWMutex
+	tree     *btree.BTreeG[string]
+	applied  uint64        // highest stream sequence applied
+	wake     chan struct{} // closed when applied moves, if someone waits
+	err      error         // set when the index stopped
+	building bool          // the initial read of the bucket is under way
+	built    time.Time     // when the build began, then when it ended
+	progress time.Time     // when build progress was last logged
+	read     uint64        // messages applied during the build
+	toRead   uint64        // messages the build had to read when it began
+	startMu  sync.Mutex
+	started  bool
+	checks   sync.WaitGroup // bucket-existence checks in flight
 }
 
 // index returns the key index of b's bucket, creating it on first use.
@@ -82,10 +143,152 @@ func (s *Store) index(b *Bucket) *keyIndex {
 	defer s.mu.Unlock()
 	ix := s.indexes[name]
 	if ix == nil {
-		ix = &keyIndex{stream: name, prefix: b.prefix, tree: btree.NewG(32, func(a, b string) bool { return a < b })}
+		ix = &keyIndex{s: s, stream: name, bucket: b.name, prefix: b.prefix, tree: btree.NewG(32, func(a, b string) bool { return a < b })}
+		if d := s.opts.indexIdle; d > 0 {
+			ix.idle = time.AfterFunc(d, func() { s.releaseIdle(ix) })
+		}
 		s.indexes[name] = ix
 	}
+	ix.lastUsed.Store(time.Now().UnixNano())
 	return ix
+}
+
+// releaseIdle releases ix when no listing used it for the idle time, and
+// checks again later otherwise. It runs on ix's timer.
+func (s *Store) releaseIdle(ix *keyIndex) {
+	s.mu.Lock()
+	if s.closed.Load() || s.indexes[ix.stream] != ix {
+		s.mu.Unlock()
+		return
+	}
+	if unused := time.Since(time.Unix(0, ix.lastUsed.Load())); unused < s.opts.indexIdle {
+		ix.idle.Reset(s.opts.indexIdle - unused)
+		s.mu.Unlock()
+		return
+	}
+	s.logIndex(ix, slog.LevelInfo, "key index released: unused", "idle", s.opts.indexIdle)
+	delete(s.indexes, ix.stream)
+	s.timers.Add(1)
+	s.mu.Unlock()
+	defer s.timers.Done()
+	s.stopIndex(ix, errIndexReleased)
+}
+
+// boundIndexes releases the least recently used indexes other than keep
+// while the estimated memory of all of them is over WithKeyIndexMemory.
+func (s *Store) boundIndexes(keep *keyIndex) {
+	limit := s.opts.indexMemory
+	if limit <= 0 {
+		return
+	}
+	s.mu.Lock()
+	var total int64
+	others := make([]*keyIndex, 0, len(s.indexes))
+	for _, ix := range s.indexes {
+		total += ix.bytes.Load()
+		if ix != keep {
+			others = append(others, ix)
+		}
+	}
+	if total <= limit {
+		s.mu.Unlock()
+		return
+	}
+	slices.SortFunc(others, func(a, b *keyIndex) int { return cmp.Compare(a.lastUsed.Load(), b.lastUsed.Load()) })
+	var victims []*keyIndex
+	for _, ix := range others {
+		if total <= limit {
+			break
+		}
+		total -= ix.bytes.Load()
+		delete(s.indexes, ix.stream)
+		victims = append(victims, ix)
+	}
+	s.mu.Unlock()
+	for _, ix := range victims {
+		s.logIndex(ix, slog.LevelInfo, "key index released: over the memory limit", "limit_bytes", limit)
+		s.stopIndex(ix, errIndexReleased)
+	}
+}
+
+// KeyIndexStats describes one key index of a Store.
+type KeyIndexStats struct {
+	// Bucket is the bucket's name.
+	Bucket string
+	// Keys is the number of live keys in the index.
+	Keys int
+	// Bytes estimates the memory the index holds.
+	Bytes int64
+	// Building is true while the index reads the bucket for the first
+	// time; listings wait for it.
+	Building bool
+	// LastUsed is when a listing last used the index.
+	LastUsed time.Time
+}
+
+// KeyIndexes reports the key indexes the Store holds, sorted by bucket.
+// Their memory together is bounded by WithKeyIndexMemory; each is released
+// after WithKeyIndexIdle without a listing.
+func (s *Store) KeyIndexes() []KeyIndexStats {
+	s.mu.Lock()
+	idx := make([]*keyIndex, 0, len(s.indexes))
+	for _, ix := range s.indexes {
+		idx = append(idx, ix)
+	}
+	s.mu.Unlock()
+	out := make([]KeyIndexStats, 0, len(idx))
+	for _, ix := range idx {
+		ix.mu.RLock()
+		out = append(out, KeyIndexStats{
+			Bucket:   ix.bucket,
+			Keys:     ix.tree.Len(),
+			Bytes:    ix.bytes.Load(),
+			Building: ix.building,
+			LastUsed: time.Unix(0, ix.lastUsed.Load()),
+		})
+		ix.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(a, b KeyIndexStats) int { return strings.Compare(a.Bucket, b.Bucket) })
+	return out
+}
+
+// liveKeys returns the number of live keys of a bucket as of its stream
+// state si when the Store holds a built index of it, without building one
+// or waiting for one being built.
+func (s *Store) liveKeys(ctx context.Context, si *jetstream.StreamInfo) *int64 {
+	s.mu.Lock()
+	ix := s.indexes[si.Config.Name]
+	s.mu.Unlock()
+	if ix == nil {
+		return nil
+	}
+	ix.mu.RLock()
+	ready := ix.started && !ix.building && ix.err == nil
+	ix.mu.RUnlock()
+	if !ready || ix.wait(ctx, si) != nil {
+		return nil
+	}
+	ix.mu.RLock()
+	n := int64(ix.tree.Len())
+	ix.mu.RUnlock()
+	return &n
+}
+
+// loudBuild is the size from which an index build is logged at Info
+// level; smaller ones log at Debug.
+const loudBuild = 10000
+
+func (s *Store) logIndex(ix *keyIndex, level slog.Level, msg string, args ...any) {
+	s.opts.logger.Log(context.Background(), level, msg, append([]any{"bucket", ix.bucket}, args...)...)
+}
+
+// buildLevel is the log level of a build's messages. ix.mu is held or the
+// build has not begun.
+func (ix *keyIndex) buildLevel() slog.Level {
+	if ix.toRead >= loudBuild {
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }
 
 // dropIndex stops and forgets the index of a stream, so that the next
@@ -131,6 +334,11 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 	if err != nil {
 		return err
 	}
+	// Building until a message says nothing is pending, or until the
+	// consumer says nothing was there to read.
+	ix.mu.Lock()
+	ix.building, ix.built, ix.progress = true, time.Now(), time.Now()
+	ix.mu.Unlock()
 	cc, err := cons.Consume(ix.apply, jetstream.PullHeartbeat(consumerHeartbeat), jetstream.PullMaxMessages(4096), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		ix.mu.Lock()
 		gone := ix.err == nil && b.streamGone(err, &ix.checks, ix.stop)
@@ -140,16 +348,31 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 		}
 	}))
 	if err != nil {
+		ix.mu.Lock()
+		ix.building = false
+		ix.mu.Unlock()
 		return err
+	}
+	var pending uint64
+	if ci := cons.CachedInfo(); ci != nil {
+		pending = ci.NumPending
 	}
 	ix.mu.Lock()
 	ix.cc, ix.cons, ix.b = cc, cons, b
 	stopped := ix.err != nil
+	if pending == 0 && ix.read == 0 {
+		ix.building = false
+	}
+	ix.toRead = pending
+	building, level := ix.building, ix.buildLevel()
+	ix.started = true
 	ix.mu.Unlock()
 	if stopped {
 		cc.Stop()
 	}
-	ix.started = true
+	if building {
+		b.s.logIndex(ix, level, "building key index", "keys_to_read", pending)
+	}
 	return nil
 }
 
@@ -166,15 +389,42 @@ func (ix *keyIndex) apply(m jetstream.Msg) {
 	defer ix.mu.Unlock()
 	if kerr == nil {
 		if op == OpPut {
-			ix.tree.ReplaceOrInsert(key)
-		} else {
-			ix.tree.Delete(key)
+			if !ix.tree.Has(key) {
+				// A copy, so that the index does not keep the whole
+				// subject of the message alive.
+				ix.tree.ReplaceOrInsert(strings.Clone(key))
+				ix.bytes.Add(int64(len(key) + keyOverhead))
+			}
+		} else if _, found := ix.tree.Delete(key); found {
+			ix.bytes.Add(-int64(len(key) + keyOverhead))
 		}
 	}
 	ix.applied = max(ix.applied, md.Sequence.Stream)
 	if ix.wake != nil {
 		close(ix.wake)
 		ix.wake = nil
+	}
+	if ix.building {
+		ix.buildProgress(md.NumPending)
+	}
+}
+
+// buildProgressEvery paces the progress logs of a build.
+const buildProgressEvery = 2 * time.Second
+
+// buildProgress logs the progress of the initial read of the bucket, and
+// its end. ix.mu is held.
+func (ix *keyIndex) buildProgress(pending uint64) {
+	ix.read++
+	switch {
+	case pending == 0:
+		ix.building = false
+		took := time.Since(ix.built)
+		ix.built = time.Now()
+		ix.s.logIndex(ix, ix.buildLevel(), "key index built", "keys", ix.tree.Len(), "took", took.Round(time.Millisecond), "bytes_estimated", ix.bytes.Load())
+	case ix.read%4096 == 0 && time.Since(ix.progress) >= buildProgressEvery:
+		ix.progress = time.Now()
+		ix.s.logIndex(ix, ix.buildLevel(), "building key index", "keys_read", ix.read, "keys_to_read", ix.read+pending, "elapsed", time.Since(ix.built).Round(time.Millisecond))
 	}
 }
 
@@ -190,6 +440,11 @@ func (ix *keyIndex) stop(err error) {
 		ix.wake = nil
 	}
 	ix.mu.Unlock()
+	ix.s.mu.Lock()
+	if ix.idle != nil {
+		ix.idle.Stop()
+	}
+	ix.s.mu.Unlock()
 	if cc != nil {
 		cc.Stop()
 		<-cc.Closed()
@@ -212,6 +467,12 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket) error {
 	if err != nil {
 		return err
 	}
+	return ix.wait(ctx, info)
+}
+
+// wait returns once the index has applied every message of the stream
+// state info.
+func (ix *keyIndex) wait(ctx context.Context, info *jetstream.StreamInfo) error {
 	target := info.State.LastSeq
 	for {
 		ix.mu.Lock()
@@ -227,7 +488,7 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket) error {
 		if ix.wake == nil {
 			ix.wake = make(chan struct{})
 		}
-		wake, applied := ix.wake, ix.applied
+		wake, applied, b := ix.wake, ix.applied, ix.b
 		ix.mu.Unlock()
 		t := time.NewTimer(stallCheck)
 		select {
@@ -238,6 +499,7 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket) error {
 			return ctx.Err()
 		case <-t.C:
 			// No progress: the awaited message may be gone. Look again.
+			var err error
 			if info, err = b.stream.Info(ctx); err != nil {
 				return err
 			}

@@ -1,8 +1,10 @@
 package kv_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -189,3 +191,109 @@ func TestKeysExpiryAndRecreate(t *testing.T) {
 		t.Fatalf("recreated bucket: %q, %v", keys, err)
 	}
 }
+
+// TestKeyIndexLifecycle: the key count and bucket info come from the index
+// once it is built; an index unused for the idle time is released and
+// rebuilt on the next listing; builds are logged.
+func TestKeyIndexLifecycle(t *testing.T) {
+	ctx := ctxT(t)
+	logs := &logRecorder{}
+	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+	store := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage),
+		kv.WithKeyIndexIdle(50*time.Millisecond), kv.WithLogger(slog.New(logs)))
+	b := kvtest.NewBucket(t, store, bucket.Config{Name: "life"})
+	for i := range 20 {
+		if _, err := b.Put(ctx, fmt.Sprintf("k.%02d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Delete(ctx, "k.00")
+
+	info, err := store.BucketInfo(ctx, "life")
+	if err != nil || info.Keys != nil {
+		t.Fatalf("info before any listing: keys %v, %v; want none (no index yet)", info.Keys, err)
+	}
+	n, err := b.KeyCount(ctx)
+	if err != nil || n != 19 {
+		t.Fatalf("KeyCount = %d, %v; want 19", n, err)
+	}
+	b.Put(ctx, "k.20", nil)
+	info, err = store.BucketInfo(ctx, "life")
+	if err != nil || info.Keys == nil || *info.Keys != 20 {
+		t.Fatalf("info with an index: keys %v, %v; want 20", info.Keys, err)
+	}
+	if st := store.KeyIndexes(); len(st) != 1 || st[0].Bucket != "life" || st[0].Keys != 20 || st[0].Bytes <= 0 || st[0].Building {
+		t.Fatalf("KeyIndexes = %+v", st)
+	}
+	if !logs.has("key index built") {
+		t.Errorf("no build logged: %q", logs.messages())
+	}
+
+	// Unused, the index goes; the next listing builds it again, current.
+	kvtest.Eventually(t, 10*time.Second, "idle index released", func() bool { return len(store.KeyIndexes()) == 0 })
+	if !logs.has("key index released: unused") {
+		t.Errorf("no release logged: %q", logs.messages())
+	}
+	b.Put(ctx, "k.21", nil)
+	if n, err := b.KeyCount(ctx); err != nil || n != 21 {
+		t.Fatalf("KeyCount after release = %d, %v; want 21", n, err)
+	}
+}
+
+// TestKeyIndexMemoryBound: listing a second bucket over the memory bound
+// releases the index of the first, least recently used; the first still
+// lists correctly afterwards.
+func TestKeyIndexMemoryBound(t *testing.T) {
+	ctx := ctxT(t)
+	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+	store := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage), kv.WithKeyIndexMemory(500))
+	var bs []*kv.Bucket
+	for _, name := range []string{"one", "two"} {
+		b := kvtest.NewBucket(t, store, bucket.Config{Name: name})
+		for i := range 20 {
+			if _, err := b.Put(ctx, fmt.Sprintf("%s.%02d", name, i), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bs = append(bs, b)
+	}
+	if n, err := bs[0].KeyCount(ctx); err != nil || n != 20 {
+		t.Fatalf("KeyCount one = %d, %v", n, err)
+	}
+	if st := store.KeyIndexes(); len(st) != 1 || st[0].Bytes < 500 {
+		t.Fatalf("KeyIndexes = %+v; want one index over the bound of 500 bytes (kept: it is the only one)", st)
+	}
+	if n, err := bs[1].KeyCount(ctx); err != nil || n != 20 {
+		t.Fatalf("KeyCount two = %d, %v", n, err)
+	}
+	if st := store.KeyIndexes(); len(st) != 1 || st[0].Bucket != "two" {
+		t.Fatalf("KeyIndexes = %+v; want only two's index", st)
+	}
+	if keys, err := bs[0].Keys(ctx, "one.*"); err != nil || len(keys) != 20 {
+		t.Fatalf("Keys one after its release = %d keys, %v", len(keys), err)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages it gets.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *logRecorder) messages() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.msgs)
+}
+
+func (l *logRecorder) has(msg string) bool { return slices.Contains(l.messages(), msg) }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,7 @@ type Store struct {
 	mu       sync.Mutex
 	indexes  map[string]*keyIndex             // by stream name
 	watchers map[string]map[*Watcher]struct{} // by stream name
+	timers   sync.WaitGroup                   // index releases in flight
 }
 
 // track adds (or removes) a running Watcher, so that DeleteBucket can end
@@ -81,6 +83,9 @@ type options struct {
 	natsOpts       []nats.Option
 	syncer         Syncer
 	syncerSet      bool
+	indexIdle      time.Duration
+	indexMemory    int64
+	logger         *slog.Logger
 }
 
 // Option configures a Store.
@@ -129,6 +134,36 @@ func WithGroupCommit(s Syncer) Option {
 	return func(o *options) { o.syncer, o.syncerSet = s, true }
 }
 
+// Defaults of the key index options.
+const (
+	// DefaultKeyIndexIdle is how long a key index may go without a listing
+	// before the Store releases it.
+	DefaultKeyIndexIdle = 10 * time.Minute
+	// DefaultKeyIndexMemory bounds the estimated memory of a Store's key
+	// indexes together: 512 MiB, some five million keys.
+	DefaultKeyIndexMemory = 512 << 20
+)
+
+// WithKeyIndexIdle releases a bucket's key index once no listing has used
+// it for d (DefaultKeyIndexIdle unless set); the next listing builds it
+// again. Zero or less keeps indexes until the bucket is deleted or the
+// Store closed.
+func WithKeyIndexIdle(d time.Duration) Option { return func(o *options) { o.indexIdle = d } }
+
+// WithKeyIndexMemory bounds the estimated memory of all key indexes of the
+// Store (DefaultKeyIndexMemory unless set): when a listing leaves them above
+// it, the least recently used other indexes are released. One index is
+// always kept, whatever its size, so a bucket larger than the bound can
+// still be listed. Zero or less means no bound. Store.KeyIndexes reports
+// the estimates.
+func WithKeyIndexMemory(bytes int64) Option { return func(o *options) { o.indexMemory = bytes } }
+
+// WithLogger gives the Store a logger for what it does in the background:
+// key index builds (progress every two seconds at Info level for buckets of
+// 10,000 keys or more, at Debug level otherwise) and releases. The default
+// discards everything.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
 // WithNATSOptions passes options to nats.Connect when Connect dials. New
 // ignores them.
 func WithNATSOptions(opts ...nats.Option) Option {
@@ -146,7 +181,8 @@ func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 	if nc.IsClosed() {
 		return nil, fmt.Errorf("kv.New: %w: the NATS connection is closed", ErrClosed)
 	}
-	o := options{ns: bucket.App, defaultStorage: bucket.FileStorage, watchBuffer: 1024}
+	o := options{ns: bucket.App, defaultStorage: bucket.FileStorage, watchBuffer: 1024,
+		indexIdle: DefaultKeyIndexIdle, indexMemory: DefaultKeyIndexMemory}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -159,6 +195,9 @@ func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 	case bucket.FileStorage, bucket.MemoryStorage:
 	default:
 		return nil, fmt.Errorf("%w: unknown default storage %q; use %q or %q", ErrInvalidConfig, o.defaultStorage, bucket.FileStorage, bucket.MemoryStorage)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
 	}
 	if o.watchBuffer < 1 {
 		return nil, fmt.Errorf("%w: watch buffer %d: must be at least 1", ErrInvalidConfig, o.watchBuffer)
@@ -295,9 +334,9 @@ func (s *Store) Close() error {
 	s.indexes = map[string]*keyIndex{}
 	s.mu.Unlock()
 	for _, ix := range idx {
-		ix.stop(ErrClosed)
-		ix.checks.Wait()
+		s.stopIndex(ix, ErrClosed)
 	}
+	s.timers.Wait()
 	if s.owned {
 		s.nc.Close()
 	}
@@ -450,7 +489,9 @@ func (s *Store) BucketInfo(ctx context.Context, name string) (bucket.Info, error
 	if err != nil {
 		return bucket.Info{}, fmt.Errorf("bucket %q: %w", name, classify(err))
 	}
-	return infoFromStream(name, st.CachedInfo()), nil
+	info := infoFromStream(name, st.CachedInfo())
+	info.Keys = s.liveKeys(ctx, st.CachedInfo())
+	return info, nil
 }
 
 // Buckets lists the buckets of the Store's namespace, sorted by name, with
@@ -472,7 +513,9 @@ func (s *Store) Buckets(ctx context.Context) ([]bucket.Info, error) {
 		if !ok {
 			continue
 		}
-		infos = append(infos, infoFromStream(name, si))
+		info := infoFromStream(name, si)
+		info.Keys = s.liveKeys(ctx, si)
+		infos = append(infos, info)
 	}
 	if err := l.Err(); err != nil {
 		return nil, fmt.Errorf("list buckets: %w", classify(err))

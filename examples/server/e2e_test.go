@@ -367,6 +367,7 @@ func testAPI(t *testing.T, bin string) {
 		`ironkv_http_requests_total{route="POST /buckets",status="201"} 1`,
 		`ironkv_http_request_duration_seconds_count{route="GET /buckets/{b}/keys/{key...}",status="200"} 1`,
 		"ironkv_nats_connected 1",
+		"ironkv_key_indexes ",
 	} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)

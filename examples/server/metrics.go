@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ironkv/ironkv/embedded"
+	"github.com/ironkv/ironkv/kv"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -80,6 +81,35 @@ func (m *metrics) ObserveRequest(route string, status int, d time.Duration) {
 	s := strconv.Itoa(status)
 	m.requests.WithLabelValues(route, s).Inc()
 	m.latency.WithLabelValues(route, s).Observe(d.Seconds())
+}
+
+// observeKeyIndexes exports the size of the key indexes of the stores.
+func (m *metrics) observeKeyIndexes(stores ...*kv.Store) {
+	sum := func(f func(kv.KeyIndexStats) float64) func() float64 {
+		return func() float64 {
+			var n float64
+			for _, st := range stores {
+				for _, ix := range st.KeyIndexes() {
+					n += f(ix)
+				}
+			}
+			return n
+		}
+	}
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ironkv_key_indexes",
+			Help: "Key indexes held in memory (one per recently listed bucket).",
+		}, sum(func(kv.KeyIndexStats) float64 { return 1 })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ironkv_key_index_keys",
+			Help: "Live keys held by the key indexes.",
+		}, sum(func(ix kv.KeyIndexStats) float64 { return float64(ix.Keys) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ironkv_key_index_bytes",
+			Help: "Estimated memory of the key indexes.",
+		}, sum(func(ix kv.KeyIndexStats) float64 { return float64(ix.Bytes) })),
+	)
 }
 
 // observeGroupCommit exports the totals of an embedded server's

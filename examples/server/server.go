@@ -186,6 +186,7 @@ func newServer(cfg Config, be *backend, configs *config.Configs, sec *secrets.Se
 	if be.srv != nil && be.srv.Durability() == embedded.GroupCommit {
 		s.metrics.observeGroupCommit(be.srv.SyncStats)
 	}
+	s.metrics.observeKeyIndexes(be.store, be.configStore, be.secretsStore)
 	s.js, _ = jetstream.New(be.nc) // fails only for a nil connection
 
 	opts := []httpapi.Option{
@@ -405,13 +406,15 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 		}),
 	}
 
+	// Key index builds and releases are logged.
+	kvOpts := []kv.Option{kv.WithLogger(logger.With("component", "kv"))}
 	if cfg.remote() {
-		store, err := kv.Connect(ctx, strings.Join(cfg.NATSURLs, ","), kv.WithNATSOptions(natsOpts...))
+		store, err := kv.Connect(ctx, strings.Join(cfg.NATSURLs, ","), append(kvOpts, kv.WithNATSOptions(natsOpts...))...)
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS: %w", err)
 		}
 		be.store, be.nc = store, store.Conn()
-		if err := be.openSystemStores(nil); err != nil {
+		if err := be.openSystemStores(kvOpts); err != nil {
 			_ = store.Close()
 			return nil, err
 		}
@@ -448,7 +451,6 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 		shutdown()
 		return nil, err
 	}
-	var kvOpts []kv.Option
 	if cfg.Memory {
 		kvOpts = append(kvOpts, kv.WithDefaultStorage(bucket.MemoryStorage))
 	}
