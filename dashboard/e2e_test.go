@@ -199,6 +199,8 @@ func TestDashboard(t *testing.T) {
 	b.waitText("#entry-missing", "deleted at revision")
 	b.waitFor("user.1 leaves the list", `!document.querySelector('#key-list a[data-key="user.1"]')`, stepTimeout)
 	b.waitFor("user.1 is struck out in the live panel", `document.querySelector('#live-list li[data-key="user.1"].gone')`, stepTimeout)
+	// The bucket has been listed, so its info carries the live key count.
+	b.waitFor("the stats show 5 live keys", `[...document.querySelectorAll('#bucket-stats dt')].some(d => d.textContent === 'Keys' && d.nextElementSibling.textContent === '5')`, stepTimeout)
 	if n := eval[int](b, `document.querySelectorAll('#history-list > li').length`); n != 5 {
 		t.Errorf("after delete the history shows %d revisions, want 5 (4 values and the tombstone)", n)
 	}

@@ -246,9 +246,14 @@ func runMode(ctx context.Context, cfg Config, mode embedded.Durability, log io.W
 			}
 			line := fmt.Sprintf("%s %s round %d/%d:", mode, op, round+1, cfg.Rounds)
 			for _, name := range order {
+				before := srv.SyncStats()
 				s := drive(ctx, clients[name], targets[name], cfg.Conns, cfg.Duration)
 				byName[name].add(s)
 				line += fmt.Sprintf(" %s %.0f req/s (%d errors)", name, s.rate(), s.errors)
+				if st := srv.SyncStats(); st.Syncs > before.Syncs {
+					n := float64(st.Syncs - before.Syncs)
+					line += fmt.Sprintf(" [%.1f writes/sync, %.2f ms/sync]", float64(st.Waiters-before.Waiters)/n, (st.Time-before.Time).Seconds()*1000/n)
+				}
 			}
 			fmt.Fprintln(log, line)
 			if err := ctx.Err(); err != nil {

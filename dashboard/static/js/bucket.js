@@ -127,6 +127,8 @@ export class BucketView {
     const stat = (label, value, title) => h('div', { class: 'stat' }, h('dt', {}, label), h('dd', { title }, value));
     fill(this.stats,
       stat('Values', formatCount(i.values), 'stored values, history and tombstones included'),
+      // The server knows the live key count once it has listed the bucket.
+      i.keys === undefined ? null : stat('Keys', formatCount(i.keys), 'live keys'),
       stat('Size', formatBytes(i.bytes), `${formatCount(i.bytes)} bytes`),
       stat('TTL', formatTTL(i.ttl_seconds), i.ttl_seconds ? `${i.ttl_seconds} seconds` : 'values never expire'),
       stat('History', String(i.history)),
