@@ -86,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one kills the program at once
+	// (the children die with it on Linux).
+	context.AfterFunc(ctx, stop)
 
 	l, err := newLab(stderr)
 	if err != nil {
@@ -101,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(systems) == 0 {
 		return errors.New("no system could be started")
 	}
-	m, err := measure(ctx, cfg, systems, stderr)
+	m, err := measure(ctx, cfg, systems, l.cpuTimes, stderr)
 	if err != nil {
 		return interrupted(ctx, err)
 	}
@@ -244,7 +247,7 @@ func parseOps(s string) ([]opKind, error) {
 		want[op] = true
 	}
 	var out []opKind
-	for _, op := range allOps {
+	for _, op := range allOps() {
 		if want[op] {
 			out = append(out, op)
 		}

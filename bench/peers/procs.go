@@ -257,6 +257,7 @@ func (l *lab) startPeer(ctx context.Context, name string, nports int, env []stri
 		l.onClose(c.stop)
 		err = c.waitReady(ctx, func(ctx context.Context) error { return ready(ctx, ports) })
 		if err == nil {
+			l.pids = append(l.pids, c.cmd.Process.Pid)
 			return ports, nil
 		}
 		c.stop()

@@ -94,11 +94,14 @@ func opTitle(op opKind) string {
 	return op.String()
 }
 
-func clients(n int) string {
+func clients(n int) string { return plural(n, "client") }
+
+// plural returns "1 round", "3 rounds".
+func plural(n int, noun string) string {
 	if n == 1 {
-		return "1 client"
+		return "1 " + noun
 	}
-	return strconv.Itoa(n) + " clients"
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // tables renders one Markdown table per operation: a row per system, and
@@ -239,6 +242,29 @@ func (r *report) errorsText() string {
 	return "Errors (not counted in ops/s):\n\n" + b.String()
 }
 
+// othersText says how much of the CPUs other work took during the
+// measured cells.
+func (r *report) othersText() string {
+	var xs []float64
+	busy := 0
+	for _, ss := range r.m.samples {
+		for _, s := range ss {
+			if s.others >= 0 {
+				xs = append(xs, s.others)
+				if s.others > 0.25 {
+					busy++
+				}
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Other processes on the machine took a median of %.0f %% of one CPU during the measured cells "+
+		"(max %.0f %%; above 25 %% in %d of %d cells); the figures are not corrected for it.\n\n",
+		100*median(xs), 100*slices.Max(xs), busy, len(xs))
+}
+
 func (r *report) skippedText() string {
 	if len(r.skipped) == 0 {
 		return ""
@@ -246,8 +272,9 @@ func (r *report) skippedText() string {
 	return "\nNot run:\n\n- " + strings.Join(r.skipped, "\n- ") + "\n"
 }
 
-// intro is the sentence that says when, where, how and with what.
-func (r *report) intro() string {
+// intro is the sentence that says when, where, with what and, if
+// withCommand, how.
+func (r *report) intro(withCommand bool) string {
 	machine := fmt.Sprintf("%d CPUs, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	if r.cpu != "" {
 		machine = fmt.Sprintf("%d CPUs (%s, %s/%s)", runtime.NumCPU(), r.cpu, runtime.GOOS, runtime.GOARCH)
@@ -258,12 +285,16 @@ func (r *report) intro() string {
 			vs = append(vs, v)
 		}
 	}
-	return fmt.Sprintf("Measured on %s on a machine with %s, with `%s`: %s. "+
-		"Each cell ran for %s after a %s warm-up, once in each of %d rounds, the cells in an order rotated from round to round; "+
+	how := ""
+	if withCommand {
+		how = ", with `" + r.cfg.command + "`"
+	}
+	return fmt.Sprintf("Measured on %s on a machine with %s%s: %s. "+
+		"Each cell ran for %s after a %s warm-up, once in each of %s, the cells in an order rotated from round to round; "+
 		"figures are medians across the rounds: ops/s with the rounds' min–max, and the p50 / p99 latency of successful operations. "+
 		"Values are %d bytes; put and get use %s keys.\n",
-		r.when.UTC().Format("2006-01-02"), machine, r.cfg.command, strings.Join(vs, ", "),
-		r.cfg.duration, r.cfg.warmup, r.cfg.rounds, valueSize, formatCount(numKeys))
+		r.when.UTC().Format("2006-01-02"), machine, how, strings.Join(vs, ", "),
+		r.cfg.duration, r.cfg.warmup, plural(r.cfg.rounds, "round"), valueSize, formatCount(numKeys))
 }
 
 // method is the short list of what each system does, for the Markdown
@@ -290,12 +321,13 @@ const method = `- **durable**: an acknowledged write survives a power loss. iron
 func (r *report) terminal() string {
 	var b strings.Builder
 	b.WriteString("\n## ironkv against etcd and Redis\n\n")
-	b.WriteString(r.intro())
+	b.WriteString(r.intro(true))
 	b.WriteString("Redis cas: HMGET, then a Lua script by EVALSHA comparing a version field.\n")
 	b.WriteString("etcd: one clientv3.Client shared by all clients (gRPC multiplexes them over one connection).\n\n")
 	b.WriteString(r.tables())
 	b.WriteString(r.ratios())
 	b.WriteString(r.groupCommit())
+	b.WriteString(r.othersText())
 	b.WriteString(r.errorsText())
 	b.WriteString(r.skippedText())
 	return b.String()
@@ -308,13 +340,14 @@ func (r *report) markdown(svgLink, readmeLink string) string {
 	b.WriteString("One command measures ironkv's durability modes against etcd and Redis on\n")
 	b.WriteString("the same machine; what it does and its caveats are in\n")
 	fmt.Fprintf(&b, "[%s](%s):\n\n```sh\n%s\n```\n\n", readmeLink, readmeLink, r.cfg.command)
-	b.WriteString(r.intro())
+	b.WriteString(r.intro(false))
 	b.WriteString("\n")
 	b.WriteString(method)
 	b.WriteString("\n")
 	b.WriteString(r.tables())
 	b.WriteString(r.ratios())
 	b.WriteString(r.groupCommit())
+	b.WriteString(r.othersText())
 	b.WriteString(r.errorsText())
 	b.WriteString(r.skippedText())
 	if svgLink != "" {

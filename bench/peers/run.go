@@ -84,6 +84,7 @@ type sample struct {
 	elapsed  time.Duration
 	p50, p99 time.Duration // latencies of the successful operations
 	perSync  float64       // writes per group-commit sync; 0 where there is none
+	others   float64       // CPUs that other processes used meanwhile (1 = one CPU); -1 if unknown
 }
 
 // rate returns the successful operations per second.
@@ -109,7 +110,11 @@ type measurement struct {
 // load during the run does not fall on the same cells every round. Before
 // each cell the file systems are synced, so that no cell pays for the
 // dirty pages another left behind.
-func measure(ctx context.Context, cfg config, systems []*system, log io.Writer) (*measurement, error) {
+//
+// cpu reports the CPU time used by the benchmark's processes (this one and
+// its children) and by the whole machine, so that each sample can tell how
+// much of the CPUs other work took meanwhile.
+func measure(ctx context.Context, cfg config, systems []*system, cpu func() (ours, machine time.Duration, ok bool), log io.Writer) (*measurement, error) {
 	m := &measurement{ops: cfg.ops, concs: cfg.concs, rounds: cfg.rounds, samples: map[cellKey][]sample{}}
 	type cell struct {
 		s    *system
@@ -138,7 +143,12 @@ func measure(ctx context.Context, cfg config, systems []*system, log io.Writer) 
 			if c.s.stats != nil {
 				syncs0, waiters0 = c.s.stats()
 			}
+			ours0, machine0, ok0 := cpu()
 			smp := drive(ctx, c.s.c, c.op, c.conc, cfg.duration, value)
+			smp.others = -1
+			if ours1, machine1, ok1 := cpu(); ok0 && ok1 {
+				smp.others = max(0, float64((machine1-machine0)-(ours1-ours0))/float64(smp.elapsed))
+			}
 			if c.s.stats != nil && c.op != opGet {
 				syncs1, waiters1 := c.s.stats()
 				smp.perSync = perSync(syncs1-syncs0, waiters1-waiters0)
@@ -151,6 +161,9 @@ func measure(ctx context.Context, cfg config, systems []*system, log io.Writer) 
 			fmt.Fprintf(log, "round %d/%d, cell %2d/%d: %-24s %-3s ×%-3d %9s ops/s  p50 %-8s p99 %-8s",
 				r+1, cfg.rounds, i+1, len(cells), c.s.name, c.op, c.conc,
 				formatCount(smp.rate()), formatDuration(smp.p50), formatDuration(smp.p99))
+			if smp.others >= 0 {
+				fmt.Fprintf(log, " other processes %3.0f%%", 100*smp.others)
+			}
 			if smp.errors > 0 {
 				fmt.Fprintf(log, "  %d errors, the first: %s", smp.errors, smp.firstErr)
 			}

@@ -102,7 +102,7 @@ func (r *report) svg() []byte {
 		}
 		panels = append(panels, p)
 	}
-	title := fmt.Sprintf("Throughput by concurrent clients, median of %d rounds (higher is better; log scale)", r.m.rounds)
+	title := fmt.Sprintf("Throughput by concurrent clients, median of %s (higher is better; log scale)", plural(r.m.rounds, "round"))
 	return renderSVG(title, r.m.concs, panels)
 }
 
