@@ -86,11 +86,15 @@ func (b *Bucket) withIndex(ctx context.Context, op, what string, read func(*keyI
 			b.s.boundIndexes(ix)
 			return nil
 		}
-		if errors.Is(err, errIndexReleased) && attempt < maxIndexAttempts {
-			continue
-		}
-		if errors.Is(err, ErrBucketNotFound) || errNoStream(err) {
+		retry := errors.Is(err, errIndexReleased)
+		if errors.Is(err, errIndexStale) || errors.Is(err, ErrBucketNotFound) || errNoStream(err) {
 			b.s.forgetIndex(ix, err)
+			// A bucket deleted and created again gets a new index.
+			_, serr := b.stream.Info(ctx)
+			retry = serr == nil
+		}
+		if retry && attempt < maxIndexAttempts {
+			continue
 		}
 		return b.fail(ctx, op, what, err)
 	}
@@ -99,6 +103,10 @@ func (b *Bucket) withIndex(ctx context.Context, op, what string, read func(*keyI
 // errIndexReleased ends an index released for being idle or for memory; a
 // listing waiting on it builds a new one.
 var errIndexReleased = fmt.Errorf("%w: key index released; raise WithKeyIndexMemory if this repeats", ErrUnavailable)
+
+// errIndexStale says that an index read a bucket that was deleted and
+// created again since; a listing builds a new one.
+var errIndexStale = fmt.Errorf("%w: key index of a bucket that was deleted and created again", ErrUnavailable)
 
 // keyOverhead estimates the memory of one key in an index beyond its
 // bytes: its string header in a B-tree node (16 bytes, in nodes about
@@ -126,6 +134,7 @@ type keyIndex struct {
 	applied  uint64        // highest stream sequence applied
 	wake     chan struct{} // closed when applied moves, if someone waits
 	err      error         // set when the index stopped
+	created  time.Time     // creation of the stream the index reads
 	building bool          // the initial read of the bucket is under way
 	built    time.Time     // when the build began, then when it ended
 	progress time.Time     // when build progress was last logged
@@ -467,6 +476,17 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket) error {
 	if err != nil {
 		return err
 	}
+	ix.mu.Lock()
+	if ix.created.IsZero() {
+		ix.created = info.Created
+	}
+	stale := !info.Created.Equal(ix.created)
+	ix.mu.Unlock()
+	if stale {
+		// Another client deleted the bucket and created it again: this
+		// index read the old stream, whose sequences the new one reuses.
+		return errIndexStale
+	}
 	return ix.wait(ctx, info)
 }
 
@@ -508,9 +528,17 @@ func (ix *keyIndex) wait(ctx context.Context, info *jetstream.StreamInfo) error 
 			}
 			target = min(target, info.State.LastSeq)
 			if last, err := b.stream.GetMsg(ctx, target); err != nil || last == nil {
-				// The last message we waited for was removed; wait for
-				// the newest one that exists instead.
-				target = applied
+				// The message we waited for was removed. Wait for the
+				// bucket's newest message instead when it is older;
+				// a newer one carries the index past target anyway.
+				newest, err := b.stream.GetLastMsgForSubject(ctx, ix.prefix+">")
+				if err != nil {
+					if errors.Is(classify(err), ErrKeyNotFound) {
+						return nil // nothing left to wait for
+					}
+					return err
+				}
+				target = min(target, newest.Sequence)
 			}
 		}
 	}
@@ -538,6 +566,11 @@ func (ix *keyIndex) list(f bucket.Filter, after string, limit int) Page {
 	// exactly the keys that start with prefix: matching each key again would
 	// only repeat the validation of every key.
 	match := f.String() != prefix+">"
+	// From the first key, a plain walk saves a comparison per key.
+	walk := ix.tree.AscendGreaterOrEqual
+	if start == "" {
+		walk = func(_ string, it btree.ItemIteratorG[string]) { ix.tree.Ascend(it) }
+	}
 	// Size the page up front: growing it by appending allocates several
 	// times the final size, which is what large listings spend most on.
 	switch {
@@ -547,7 +580,7 @@ func (ix *keyIndex) list(f bucket.Filter, after string, limit int) Page {
 		p.Keys = make([]string, 0, ix.tree.Len())
 	case !match: // every key under prefix: count them, which costs less than growing
 		n := 0
-		ix.tree.AscendGreaterOrEqual(start, func(k string) bool {
+		walk(start, func(k string) bool {
 			if !strings.HasPrefix(k, prefix) {
 				return false
 			}
@@ -556,7 +589,7 @@ func (ix *keyIndex) list(f bucket.Filter, after string, limit int) Page {
 		})
 		p.Keys = make([]string, 0, n)
 	}
-	ix.tree.AscendGreaterOrEqual(start, func(k string) bool {
+	walk(start, func(k string) bool {
 		if !strings.HasPrefix(k, prefix) {
 			return false
 		}
