@@ -168,6 +168,9 @@ func TestGroupCommitFailureIsPermanent(t *testing.T) {
 	if st := g.stats(); st.Syncs != 1 {
 		t.Errorf("%d syncs, want 1: no sync after a failure", st.Syncs)
 	}
+	if s := (&Server{commit: g}); !errors.Is(s.SyncErr(), syscall.EIO) {
+		t.Errorf("SyncErr = %v, want the failure", s.SyncErr())
+	}
 	if len(records) != 1 || !errors.Is(records[0].Err, syscall.EIO) {
 		t.Errorf("OnSync records %+v, want the one failure", records)
 	}

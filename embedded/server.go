@@ -339,6 +339,19 @@ func (s *Server) Sync(ctx context.Context) error {
 	return fmt.Errorf("%w: Sync needs durability %s or %s; this server runs %s", ErrInvalidConfig, GroupCommit, SyncAlways, s.durability)
 }
 
+// SyncErr returns the error of the group-commit sync that failed, which
+// every later Sync returns too (it wraps ErrSyncFailed), or nil while
+// syncs succeed or when the server does not run GroupCommit. A server
+// reports it as not ready: no write can be made durable until a restart.
+func (s *Server) SyncErr() error {
+	if s.commit == nil {
+		return nil
+	}
+	s.commit.mu.Lock()
+	defer s.commit.mu.Unlock()
+	return s.commit.failed
+}
+
 // SyncStats returns the running totals of the group-commit barrier; all
 // zero unless the server runs in GroupCommit mode.
 func (s *Server) SyncStats() SyncStats {

@@ -55,6 +55,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ironkv/ironkv/embedded"
 )
 
 // config is what the flags ask for.
@@ -71,6 +73,11 @@ type config struct {
 }
 
 func main() {
+	// As the server binary does in its default mode: one processor more
+	// than the runtime's default, so that a group-commit sync does not idle
+	// a core (see embedded.ReserveSyncProc). It applies to every system's
+	// clients alike.
+	embedded.ReserveSyncProc()
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "peers:", err)
 		os.Exit(1)

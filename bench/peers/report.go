@@ -275,9 +275,9 @@ func (r *report) skippedText() string {
 // intro is the sentence that says when, where, with what and, if
 // withCommand, how.
 func (r *report) intro(withCommand bool) string {
-	machine := fmt.Sprintf("%d CPUs, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	machine := fmt.Sprintf("%d CPUs, GOMAXPROCS %d, %s/%s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	if r.cpu != "" {
-		machine = fmt.Sprintf("%d CPUs (%s, %s/%s)", runtime.NumCPU(), r.cpu, runtime.GOOS, runtime.GOARCH)
+		machine = fmt.Sprintf("%d CPUs (%s, GOMAXPROCS %d, %s/%s)", runtime.NumCPU(), r.cpu, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	}
 	var vs []string
 	for _, v := range []string{r.versions.etcd, r.versions.redis, r.versions.nats, runtime.Version()} {

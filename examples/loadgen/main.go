@@ -50,7 +50,10 @@
 // machine that this work alone saturates, and which other load on the
 // machine disturbs less than it does requests/s.
 //
-// Progress goes to stderr, the table to stdout. The program exits with
+// Like the server binary in its default mode, it runs with one processor
+// more than the runtime's default (embedded.ReserveSyncProc; set the
+// GOMAXPROCS variable to choose). Progress goes to stderr, the table to
+// stdout. The program exits with
 // status 1 when any request failed, since the figures then do not count.
 //
 // # Reading the figures
@@ -95,6 +98,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 		os.Exit(2)
 	}
+	// As the server binary does in its default mode (see
+	// embedded.ReserveSyncProc), for every mode alike.
+	embedded.ReserveSyncProc()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = runProfiled(ctx, cfg, profile)
 	stop()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/secrets"
 )
 
@@ -35,6 +36,10 @@ func main() {
 		os.Exit(exitUsage)
 	}
 	logger := newLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel)
+	if !cfg.remote() && !cfg.Memory && cfg.Durability == embedded.GroupCommit && !cfg.clustered() {
+		// A sync blocks its thread; one more P keeps the cores busy.
+		logger.Debug("group commit", "gomaxprocs", embedded.ReserveSyncProc())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {

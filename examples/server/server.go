@@ -337,6 +337,11 @@ func (s *server) checkReady(ctx context.Context) error {
 	if st := s.be.nc.Status(); st != nats.CONNECTED {
 		return fmt.Errorf("NATS connection is %s", strings.ToLower(st.String()))
 	}
+	if s.be.srv != nil {
+		if err := s.be.srv.SyncErr(); err != nil {
+			return fmt.Errorf("writes cannot be made durable (%v); restart the server once the disk is healthy", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if _, err := s.js.AccountInfo(ctx); err != nil {
