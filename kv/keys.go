@@ -112,7 +112,7 @@ var errIndexStale = fmt.Errorf("%w: key index of a bucket that was deleted and c
 // bytes: its string header in a B-tree node (16 bytes, in nodes about
 // two-thirds full) and the rounding of its allocation. BenchmarkKeysLarge
 // measures the real figure.
-const keyOverhead = 40
+const keyOverhead = 44
 
 // keyIndex is the sorted set of live keys of one bucket, kept current by a
 // headers-only ordered consumer.
