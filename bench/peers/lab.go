@@ -15,6 +15,7 @@ import (
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/httpapi"
+	"github.com/ironkv/ironkv/internal/loadstat"
 	"github.com/ironkv/ironkv/kv"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -48,9 +49,9 @@ func newLab(log io.Writer) (*lab, error) {
 }
 
 // cpuTimes returns the CPU time used by this process and the child
-// servers, and by the whole machine (see the function cpuTimes).
+// servers, and by the whole machine (see loadstat.CPUTimes).
 func (l *lab) cpuTimes() (ours, machine time.Duration, ok bool) {
-	return cpuTimes(append([]int{os.Getpid()}, l.pids...))
+	return loadstat.CPUTimes(append([]int{os.Getpid()}, l.pids...)...)
 }
 
 // onClose registers f to run at close, before everything registered

@@ -64,32 +64,6 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestHistogramQuantile(t *testing.T) {
-	var h histogram
-	for i := 1; i <= 1000; i++ {
-		h.record(time.Duration(i) * time.Microsecond)
-	}
-	for _, c := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 500 * time.Microsecond}, {0.99, 990 * time.Microsecond}, {1, 1000 * time.Microsecond}} {
-		got := h.quantile(c.q)
-		if d := math.Abs(float64(got-c.want)) / float64(c.want); d > 0.035 {
-			t.Errorf("quantile(%v) = %v, want %v within 3.5%%", c.q, got, c.want)
-		}
-	}
-	for ns := uint64(0); ns < 1<<20; ns = ns*3/2 + 1 {
-		lo, w := histRange(histBucket(ns))
-		if ns < lo || ns >= lo+w {
-			t.Fatalf("%d ns falls in bucket [%d, %d)", ns, lo, lo+w)
-		}
-	}
-	var empty histogram
-	if got := empty.quantile(0.5); got != 0 {
-		t.Errorf("empty quantile = %v", got)
-	}
-}
-
 // testReport has two systems, put and cas at 1 and 64 clients, 3 rounds.
 func testReport() *report {
 	m := &measurement{

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ironkv/ironkv/internal/loadstat"
 )
 
 const (
@@ -184,7 +185,7 @@ func drive(ctx context.Context, c client, op opKind, conc int, d time.Duration, 
 	type worker struct {
 		ops, errors int64
 		firstErr    string
-		hist        histogram
+		hist        loadstat.Histogram
 	}
 	workers := make([]worker, conc)
 	keys := make([]string, numKeys)
@@ -221,13 +222,13 @@ func drive(ctx context.Context, c client, op opKind, conc int, d time.Duration, 
 					continue
 				}
 				w.ops++
-				w.hist.record(time.Since(t0))
+				w.hist.Record(time.Since(t0))
 			}
 		})
 	}
 	wg.Wait()
 	s := sample{elapsed: time.Since(start)}
-	var h histogram
+	var h loadstat.Histogram
 	for i := range workers {
 		w := &workers[i]
 		s.ops += w.ops
@@ -235,9 +236,9 @@ func drive(ctx context.Context, c client, op opKind, conc int, d time.Duration, 
 		if s.firstErr == "" {
 			s.firstErr = w.firstErr
 		}
-		h.merge(&w.hist)
+		h.Merge(&w.hist)
 	}
-	s.p50, s.p99 = h.quantile(0.50), h.quantile(0.99)
+	s.p50, s.p99 = h.Quantile(0.50), h.Quantile(0.99)
 	return s
 }
 
@@ -247,69 +248,4 @@ func perSync(syncs, waiters uint64) float64 {
 		return 0
 	}
 	return float64(waiters) / float64(syncs)
-}
-
-// A histogram counts latencies in buckets 1/32 of a power of two of
-// nanoseconds wide (exact below 32 ns), so a quantile is within about 3 %
-// of the true one. Each load goroutine has its own; they are merged after
-// the run.
-type histogram struct {
-	counts [64 * histSub]uint32
-	total  uint64
-}
-
-const (
-	histSubBits = 5
-	histSub     = 1 << histSubBits
-)
-
-func histBucket(ns uint64) int {
-	if ns < histSub {
-		return int(ns)
-	}
-	e := bits.Len64(ns) - 1 // 2^e <= ns < 2^(e+1), e >= histSubBits
-	m := (ns >> (e - histSubBits)) & (histSub - 1)
-	return (e-histSubBits+1)*histSub + int(m)
-}
-
-// histRange returns the smallest value of bucket i and the bucket's width.
-func histRange(i int) (lo, width uint64) {
-	if i < histSub {
-		return uint64(i), 1
-	}
-	e := i/histSub + histSubBits - 1
-	m := uint64(i % histSub)
-	shift := e - histSubBits
-	return (histSub + m) << shift, 1 << shift
-}
-
-func (h *histogram) record(d time.Duration) {
-	h.counts[histBucket(uint64(max(d, 0)))]++
-	h.total++
-}
-
-func (h *histogram) merge(o *histogram) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.total += o.total
-}
-
-// quantile returns the middle of the bucket that holds the sample of rank
-// ceil(q × n), or 0 when there is no sample.
-func (h *histogram) quantile(q float64) time.Duration {
-	if h.total == 0 {
-		return 0
-	}
-	rank := uint64(q*float64(h.total) + 0.999999)
-	rank = max(1, min(rank, h.total))
-	var seen uint64
-	for i, c := range h.counts {
-		seen += uint64(c)
-		if seen >= rank {
-			lo, w := histRange(i)
-			return time.Duration(lo + w/2)
-		}
-	}
-	return 0
 }

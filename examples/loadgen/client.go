@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"sync"
 	"time"
+
+	"github.com/ironkv/ironkv/internal/loadstat"
 )
 
 // newClient returns an HTTP/1.1 client that keeps conns connections open
@@ -46,7 +48,7 @@ type sample struct {
 	elapsed  time.Duration
 	cpu      time.Duration // used by this process during the run; -1 if unknown
 	others   time.Duration // used by the rest of the machine; -1 if unknown
-	hist     histogram
+	hist     loadstat.Histogram
 }
 
 // rate returns the completed requests per second, errors included.
@@ -70,11 +72,11 @@ func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Dura
 	type worker struct {
 		requests, errors int64
 		firstErr         string
-		hist             histogram
+		hist             loadstat.Histogram
 	}
 	workers := make([]worker, conns)
 	var wg sync.WaitGroup
-	self0, machine0, cpuOK := cpuTimes()
+	self0, machine0, cpuOK := loadstat.CPUTimes()
 	start := time.Now()
 	deadline := start.Add(d)
 	pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
@@ -90,7 +92,7 @@ func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Dura
 					url := t.urls[rng.IntN(len(t.urls))]
 					err := do(ctx, c, t.method, url, t.value)
 					w.requests++
-					w.hist.record(time.Since(t0))
+					w.hist.Record(time.Since(t0))
 					if err != nil {
 						w.errors++
 						if w.firstErr == "" {
@@ -103,7 +105,7 @@ func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Dura
 		wg.Wait()
 	})
 	s := &sample{elapsed: time.Since(start), cpu: -1, others: -1}
-	if self1, machine1, ok := cpuTimes(); ok && cpuOK {
+	if self1, machine1, ok := loadstat.CPUTimes(); ok && cpuOK {
 		s.cpu = self1 - self0
 		s.others = max(0, machine1-machine0-s.cpu)
 	}
@@ -114,7 +116,7 @@ func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Dura
 		if s.firstErr == "" {
 			s.firstErr = w.firstErr
 		}
-		s.hist.merge(&w.hist)
+		s.hist.Merge(&w.hist)
 	}
 	return s
 }

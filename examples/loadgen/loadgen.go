@@ -14,6 +14,7 @@ import (
 
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/embedded"
+	"github.com/ironkv/ironkv/internal/loadstat"
 	"github.com/ironkv/ironkv/kv"
 )
 
@@ -89,10 +90,10 @@ type result struct {
 	requests  int64     // in the rounds
 	errors    int64     // in the rounds and the warm-up
 	firstErr  string
-	hist      histogram     // latencies of the rounds
-	elapsed   time.Duration // of the rounds
-	cpu       time.Duration // used by this process in the rounds; -1 if unknown
-	others    time.Duration // used by the rest of the machine in the rounds; -1 if unknown
+	hist      loadstat.Histogram // latencies of the rounds
+	elapsed   time.Duration      // of the rounds
+	cpu       time.Duration      // used by this process in the rounds; -1 if unknown
+	others    time.Duration      // used by the rest of the machine in the rounds; -1 if unknown
 }
 
 func (r *result) add(s *sample) {
@@ -102,7 +103,7 @@ func (r *result) add(s *sample) {
 	if r.firstErr == "" {
 		r.firstErr = s.firstErr
 	}
-	r.hist.merge(&s.hist)
+	r.hist.Merge(&s.hist)
 	r.elapsed += s.elapsed
 	r.cpu = addKnown(r.cpu, s.cpu)
 	r.others = addKnown(r.others, s.others)

@@ -60,7 +60,7 @@ func writeReport(w io.Writer, cfg Config, results []*result) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s–%s | %s | %s | %s | %d | %s | %s | %s |\n",
 			r.mode, r.op, r.contender, thousands(median(r.rates)), thousands(lo), thousands(hi),
-			ms(r.hist.quantile(0.50)), ms(r.hist.quantile(0.99)), cpu, r.errors, ratio, byCPU, others)
+			ms(r.hist.Quantile(0.50)), ms(r.hist.Quantile(0.99)), cpu, r.errors, ratio, byCPU, others)
 	}
 	fmt.Fprintf(&b, "\nAPI/bare req/s is the median of the per-round ratios of requests/s, each from the two "+
 		"contenders measured back to back in one round. CPU/req is the CPU time of the whole process "+

@@ -1,4 +1,4 @@
-package main
+package loadstat
 
 import (
 	"bytes"
@@ -11,11 +11,14 @@ import (
 // Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
-// cpuTimes returns the CPU time, user and system, that the processes pids
-// have used so far, and that the whole machine has (every process and the
-// kernel's interrupt work), from /proc; ok is false when /proc cannot
-// tell.
-func cpuTimes(pids []int) (ours, machine time.Duration, ok bool) {
+// CPUTimes returns the CPU time, user and system, that the processes pids
+// (this process when none is given) have used so far, and that the whole
+// machine has (every process and the kernel's interrupt work), from /proc;
+// ok is false when /proc cannot tell.
+func CPUTimes(pids ...int) (ours, machine time.Duration, ok bool) {
+	if len(pids) == 0 {
+		pids = []int{os.Getpid()}
+	}
 	for _, pid := range pids {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil {

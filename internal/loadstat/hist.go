@@ -1,15 +1,18 @@
-package main
+// Package loadstat holds what ironkv's load generators share: a latency
+// histogram and the CPU times of processes and of the machine.
+package loadstat
 
 import (
 	"math/bits"
 	"time"
 )
 
-// A histogram counts latencies in log-linear buckets, as HDR histograms do:
+// A Histogram counts latencies in log-linear buckets, as HDR histograms do:
 // exact below 128 ns, then 64 buckets per power of two, so a reported
 // quantile is within 1% of the true sample. It is not safe for concurrent
 // use; each load goroutine has its own and they are merged afterwards.
-type histogram struct {
+// The zero value is empty and ready.
+type Histogram struct {
 	counts [histBuckets]uint64
 	total  uint64
 }
@@ -40,7 +43,8 @@ func bucketRange(i int) (lo, hi uint64) {
 	return top << shift, (top+1)<<shift - 1
 }
 
-func (h *histogram) record(d time.Duration) {
+// Record counts one latency; a negative one counts as 0.
+func (h *Histogram) Record(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
@@ -48,17 +52,21 @@ func (h *histogram) record(d time.Duration) {
 	h.total++
 }
 
-func (h *histogram) merge(o *histogram) {
+// Count returns the number of latencies recorded.
+func (h *Histogram) Count() uint64 { return h.total }
+
+// Merge adds the counts of o.
+func (h *Histogram) Merge(o *Histogram) {
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
 	h.total += o.total
 }
 
-// quantile returns the latency below which a fraction q of the samples
+// Quantile returns the latency below which a fraction q of the samples
 // lie (the middle of the bucket holding the sample of rank ceil(q*n)),
 // and 0 for an empty histogram.
-func (h *histogram) quantile(q float64) time.Duration {
+func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.total == 0 {
 		return 0
 	}
