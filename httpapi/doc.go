@@ -48,7 +48,9 @@
 // A bucket config and a bucket info are the JSON of bucket.Config and
 // bucket.Info: "name", "description", "ttl_seconds", "max_value_size",
 // "max_bytes", "history", "replicas", "storage", and for an info "values",
-// "bytes" and "created_at". The config is decoded strictly: an unknown
+// "bytes", "created_at" and, once the bucket's keys have been listed (the
+// server then holds its key index), "keys": the number of live keys. The
+// config is decoded strictly: an unknown
 // field, a repeated one or one of the wrong type is a 400 that names it.
 //
 // An entry is {"key","value","revision","created_at","operation"}: value
