@@ -88,7 +88,7 @@ func (b *Bucket) withIndex(ctx context.Context, op, what string, read func(*keyI
 		}
 		retry := errors.Is(err, errIndexReleased)
 		if errors.Is(err, errIndexStale) || errors.Is(err, ErrBucketNotFound) || errNoStream(err) {
-			b.s.forgetIndex(ix, err)
+			b.s.forgetIndexLater(ix, err)
 			// A bucket deleted and created again gets a new index.
 			_, serr := b.stream.Info(ctx)
 			retry = serr == nil
@@ -177,9 +177,9 @@ func (s *Store) releaseIdle(ix *keyIndex) {
 	}
 	s.logIndex(ix, slog.LevelInfo, "key index released: unused", "idle", s.opts.indexIdle)
 	delete(s.indexes, ix.stream)
-	s.timers.Add(1)
+	s.bg.Add(1)
 	s.mu.Unlock()
-	defer s.timers.Done()
+	defer s.bg.Done()
 	s.stopIndex(ix, errIndexReleased)
 }
 
@@ -310,14 +310,26 @@ func (s *Store) dropIndex(stream string, cause error) {
 	s.stopIndex(ix, cause)
 }
 
-// forgetIndex drops ix if it is still the index of its stream.
-func (s *Store) forgetIndex(ix *keyIndex, cause error) {
+// forgetIndexLater drops ix if it is still the index of its stream, and
+// stops it in the background: the consumer of a deleted stream may take a second to stop
+// (nats.go's ordered consumer holds it through a retry delay), which a
+// listing need not wait for. Close waits for it.
+func (s *Store) forgetIndexLater(ix *keyIndex, cause error) {
 	s.mu.Lock()
 	if s.indexes[ix.stream] == ix {
 		delete(s.indexes, ix.stream)
 	}
+	if s.closed.Load() {
+		s.mu.Unlock()
+		s.stopIndex(ix, cause)
+		return
+	}
+	s.bg.Add(1)
 	s.mu.Unlock()
-	s.stopIndex(ix, cause)
+	go func() {
+		defer s.bg.Done()
+		s.stopIndex(ix, cause)
+	}()
 }
 
 func (s *Store) stopIndex(ix *keyIndex, cause error) {

@@ -53,7 +53,7 @@ type Store struct {
 	mu       sync.Mutex
 	indexes  map[string]*keyIndex             // by stream name
 	watchers map[string]map[*Watcher]struct{} // by stream name
-	timers   sync.WaitGroup                   // index releases in flight
+	bg       sync.WaitGroup                   // index releases and stops in flight
 }
 
 // track adds (or removes) a running Watcher, so that DeleteBucket can end
@@ -336,7 +336,7 @@ func (s *Store) Close() error {
 	for _, ix := range idx {
 		s.stopIndex(ix, ErrClosed)
 	}
-	s.timers.Wait()
+	s.bg.Wait()
 	if s.owned {
 		s.nc.Close()
 	}
