@@ -148,7 +148,16 @@ func (b *Bucket) Watch(ctx context.Context, filter string, opts ...WatchOption) 
 	w := &Watcher{b: b, filter: f, events: make(chan Event, o.buffer), done: make(chan struct{})}
 	switch {
 	case o.updatesOnly:
-		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+		// From the stream's next sequence rather than DeliverNew: nats.go's
+		// ordered consumer recreates a consumer that lost its server side
+		// with the policy it was given until a first message arrives, and
+		// DeliverNew would then skip the writes made in between.
+		info, err := b.stream.Info(ctx)
+		if err != nil {
+			return nil, b.watchErr(ctx, filter, err)
+		}
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = info.State.LastSeq + 1
 		w.synced = true
 	case o.resumeSet:
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
