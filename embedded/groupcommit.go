@@ -59,7 +59,7 @@ type groupCommit struct {
 
 	mu      sync.Mutex
 	next    *round // the round new callers join; nil when none waits
-	running bool   // the syncing goroutine is live
+	running bool   // a caller or the goroutine is syncing, or about to
 	closed  bool
 	failed  error // the first sync failure, permanent
 	wg      sync.WaitGroup
