@@ -7,7 +7,8 @@
 // # Quick start
 //
 // The zero Config is useful: a standalone server storing in a fresh
-// temporary directory, fsyncing every write, reachable only in-process, and
+// temporary directory, in GroupCommit mode (a kv.Store on it returns a write
+// only once it is on stable storage), reachable only in-process, and
 // removed, directory and all, by Shutdown. A program that keeps its data
 // names a directory:
 //
