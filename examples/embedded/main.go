@@ -31,7 +31,8 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	// An in-process NATS server: no TCP port, fsync on every write.
+	// An in-process NATS server: no TCP port; with group commit, the default,
+	// a kv write returns once it is on stable storage.
 	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir})
 	if err != nil {
 		return err
