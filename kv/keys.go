@@ -272,7 +272,7 @@ func (s *Store) liveKeys(ctx context.Context, si *jetstream.StreamInfo) *int64 {
 		return nil
 	}
 	ix.mu.RLock()
-	ready := ix.started && !ix.building && ix.err == nil
+	ready := ix.started && !ix.building && ix.err == nil && ix.created.Equal(si.Created)
 	ix.mu.RUnlock()
 	if !ready || ix.wait(ctx, si) != nil {
 		return nil
