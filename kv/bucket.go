@@ -116,7 +116,12 @@ func (b *Bucket) checkValue(key string, value []byte) error {
 // answers means the bucket is gone when the stream is indeed missing.
 func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 	cerr := classify(err)
-	if errors.Is(cerr, ErrUnavailable) && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)) {
+	noAnswer := errors.Is(cerr, ErrUnavailable) && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse))
+	// A write that reached the stream just as it was deleted is dropped
+	// unanswered, and nats.go's own timeout ends the wait while the
+	// caller's context is still live.
+	timedOut := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+	if noAnswer || timedOut {
 		if _, serr := b.s.js.Stream(ctx, b.stream.CachedInfo().Config.Name); errNoStream(serr) {
 			cerr = wrap(ErrBucketNotFound, err)
 		}
