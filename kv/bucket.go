@@ -116,12 +116,13 @@ func (b *Bucket) checkValue(key string, value []byte) error {
 // answers means the bucket is gone when the stream is indeed missing.
 func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 	cerr := classify(err)
-	noAnswer := errors.Is(cerr, ErrUnavailable) && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse))
-	// A write that reached the stream just as it was deleted is dropped
-	// unanswered, and nats.go's own timeout ends the wait while the
-	// caller's context is still live.
+	// A request that no stream answers, or that the stream refuses as it is
+	// being deleted ("stream not valid"), may mean the bucket is gone; so
+	// may nats.go's own timeout, with the caller's context still live: a
+	// write that reached the stream just as it was deleted is dropped
+	// unanswered.
 	timedOut := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
-	if noAnswer || timedOut {
+	if errors.Is(cerr, ErrUnavailable) || timedOut {
 		if _, serr := b.s.js.Stream(ctx, b.stream.CachedInfo().Config.Name); errNoStream(serr) {
 			cerr = wrap(ErrBucketNotFound, err)
 		}

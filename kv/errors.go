@@ -142,7 +142,8 @@ func classify(err error) error {
 			jsErrCodeStreamInvalidConfig, jsErrCodeReplicasNotSupported, jsErrCodeStreamReplicasNotUpdatable,
 			jsErrCodeStreamLimits, jsErrCodeStreamMaxBytesRequired:
 			return wrap(ErrInvalidConfig, err)
-		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount, jsErrCodeClusterNoPeers, jsErrCodeClusterNotAvailable:
+		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount, jsErrCodeClusterNoPeers, jsErrCodeClusterNotAvailable,
+			jsErrCodeStreamInvalid:
 			return wrap(ErrUnavailable, err)
 		}
 		if apiErr.Code == 503 {
@@ -189,6 +190,7 @@ const (
 	jsErrCodeStreamReplicasNotUpdatable = 10061
 	jsErrCodeReplicasNotSupported       = 10074
 	jsErrCodeStreamStoreFailed          = 10077
+	jsErrCodeStreamInvalid              = 10096 // "stream not valid": being deleted
 	jsErrCodeStreamMaxBytesRequired     = 10113
 )
 
