@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
+	"github.com/ironkv/ironkv/internal/backoff"
 	"github.com/ironkv/ironkv/kv"
 )
 
@@ -54,7 +53,7 @@ func (c *Configs) Patch(ctx context.Context, env, name string, partial []byte, i
 			if attempt == MaxPatchAttempts {
 				return fmt.Errorf("patch config %q in environment %q: gave up after %d attempts, each overtaken by another write: %w", name, env, attempt, err)
 			}
-			if err := pause(ctx, attempt); err != nil {
+			if err := backoff.Pause(ctx, attempt); err != nil {
 				return err
 			}
 		}
@@ -82,19 +81,4 @@ func patchOnce(ctx context.Context, b *kv.Bucket, env, name string, p []member, 
 		return 0, storedObject(env, name, e.Value)
 	}
 	return b.Update(ctx, name, encodeObject(merge(doc, p)), e.Revision)
-}
-
-// pause waits a random time before attempt+1: up to 1 ms after the first
-// conflict, doubling up to 64 ms, so that writers that collided spread out.
-// It returns ctx's error when ctx ends first.
-func pause(ctx context.Context, attempt int) error {
-	limit := time.Millisecond << min(attempt-1, 6)
-	t := time.NewTimer(rand.N(limit) + time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

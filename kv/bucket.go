@@ -123,7 +123,11 @@ func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 	// unanswered.
 	timedOut := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 	if errors.Is(cerr, ErrUnavailable) || timedOut {
-		if _, serr := b.s.js.Stream(ctx, b.stream.CachedInfo().Config.Name); errNoStream(serr) {
+		// Briefly: when the server is what failed, the caller has waited
+		// out one timeout already.
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, serr := b.s.js.Stream(lctx, b.stream.CachedInfo().Config.Name); errNoStream(serr) {
 			cerr = wrap(ErrBucketNotFound, err)
 		}
 	}

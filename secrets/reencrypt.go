@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ironkv/ironkv/internal/backoff"
 	"github.com/ironkv/ironkv/kv"
 )
 
@@ -144,7 +145,7 @@ func (s *Secrets) reencryptOne(ctx context.Context, b *kv.Bucket, env, name stri
 		if attempt == maxAttempts {
 			return fmt.Errorf("secret %q: gave up after %d attempts, each overtaken by another write: %w", name, attempt, err)
 		}
-		if err := pause(ctx, attempt); err != nil {
+		if err := backoff.Pause(ctx, attempt); err != nil {
 			return err
 		}
 	}

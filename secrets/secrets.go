@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/internal/backoff"
 	"github.com/ironkv/ironkv/kv"
 )
 
@@ -339,7 +339,7 @@ func (s *Secrets) modify(ctx context.Context, env, name string, create bool, cha
 			if attempt == maxAttempts {
 				return fmt.Errorf("secret %q in environment %q: gave up after %d attempts, each overtaken by another write: %w", name, env, attempt, err)
 			}
-			if err := pause(ctx, attempt); err != nil {
+			if err := backoff.Pause(ctx, attempt); err != nil {
 				return err
 			}
 		}
@@ -348,21 +348,6 @@ func (s *Secrets) modify(ctx context.Context, env, name string, create bool, cha
 		return Info{}, notFound(env, name)
 	}
 	return info, err
-}
-
-// pause waits a random time before attempt+1: up to 1 ms after the first
-// conflict, doubling up to 64 ms. It returns ctx's error when ctx ends
-// first.
-func pause(ctx context.Context, attempt int) error {
-	limit := time.Millisecond << min(attempt-1, 6)
-	t := time.NewTimer(rand.N(limit) + time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // get reads the secret name of env, for Info and Reveal.
