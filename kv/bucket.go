@@ -50,6 +50,7 @@ type Bucket struct {
 	kv       jetstream.KeyValue
 	maxValue int
 	syncer   Syncer // the group-commit barrier, nil when the bucket needs none
+	live     liveRevs
 }
 
 func newBucket(s *Store, name, full string, st jetstream.Stream, kvh jetstream.KeyValue) (*Bucket, error) {
@@ -131,8 +132,10 @@ func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 			cerr = wrap(ErrBucketNotFound, err)
 		}
 	}
-	err = cerr
-	return fmt.Errorf("%s %q in bucket %q: %w", op, key, b.name, err)
+	if errors.Is(cerr, ErrBucketNotFound) {
+		b.live.forget()
+	}
+	return fmt.Errorf("%s %q in bucket %q: %w", op, key, b.name, cerr)
 }
 
 // Put writes value under key, whatever its state, and returns the new
@@ -146,10 +149,12 @@ func (b *Bucket) Put(ctx context.Context, key string, value []byte) (uint64, err
 	if err := b.checkValue(key, value); err != nil {
 		return 0, err
 	}
+	gen := b.s.deleted.Load()
 	rev, err := b.kv.Put(ctx, k, value)
 	if err != nil {
 		return 0, b.fail(ctx, "put", key, err)
 	}
+	b.live.add(gen, rev, k)
 	return rev, b.durable(ctx, "put", key)
 }
 
@@ -164,6 +169,7 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 	if err := b.checkValue(key, value); err != nil {
 		return 0, err
 	}
+	gen := b.s.deleted.Load()
 	rev, err := b.kv.Create(ctx, k, value)
 	// nats.go retries its compare-and-swap on a tombstone once; a delete
 	// racing with it makes that retry fail although the key never had a
@@ -184,6 +190,7 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 	if err != nil {
 		return 0, b.conflict(ctx, "create", key, k, 0, err)
 	}
+	b.live.add(gen, rev, k)
 	return rev, b.durable(ctx, "create", key)
 }
 
@@ -202,6 +209,7 @@ func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint6
 	if err := b.checkValue(key, value); err != nil {
 		return 0, err
 	}
+	gen := b.s.deleted.Load()
 	if err := b.checkLive(ctx, "update", key, k, rev); err != nil {
 		return 0, err
 	}
@@ -209,6 +217,7 @@ func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint6
 	if err != nil {
 		return 0, b.conflict(ctx, "update", key, k, rev, err)
 	}
+	b.live.add(gen, nrev, k)
 	return nrev, b.durable(ctx, "update", key)
 }
 
@@ -216,10 +225,14 @@ func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint6
 // rev and holds a live value. JetStream's compare-and-swap compares stream
 // sequences only and would accept the revision of a tombstone; this read
 // rules that out, and the compare-and-swap that follows rules out any write
-// between the two.
+// between the two. A revision the handle knows to hold a put of the key
+// needs no read (see liveRevs).
 func (b *Bucket) checkLive(ctx context.Context, op, key, k string, rev uint64) error {
 	if rev == 0 {
 		return fmt.Errorf("%s %q in bucket %q: %w: expected revision 0; use Create to write a key that has no value", op, key, b.name, ErrConflict)
+	}
+	if b.live.has(b.s.deleted.Load(), rev, k) {
+		return nil
 	}
 	m, err := b.stream.GetLastMsgForSubject(ctx, b.prefix+k)
 	if err != nil {
@@ -315,11 +328,12 @@ func (b *Bucket) Get(ctx context.Context, key string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	gen := b.s.deleted.Load()
 	e, err := b.kv.Get(ctx, k)
 	if err != nil {
 		return Entry{}, b.fail(ctx, "get", key, err)
 	}
-	return b.entry(key, e), nil
+	return b.entryOf(gen, key, k, e), nil
 }
 
 // GetRevision returns the entry of key at revision rev when that revision is
@@ -334,11 +348,12 @@ func (b *Bucket) GetRevision(ctx context.Context, key string, rev uint64) (Entry
 	if rev == 0 {
 		return Entry{}, fmt.Errorf("get %q at revision 0 in bucket %q: %w: revisions start at 1", key, b.name, ErrKeyNotFound)
 	}
+	gen := b.s.deleted.Load()
 	e, err := b.kv.GetRevision(ctx, k, rev)
 	if err != nil {
 		return Entry{}, b.fail(ctx, fmt.Sprintf("get revision %d of", rev), key, err)
 	}
-	return b.entry(key, e), nil
+	return b.entryOf(gen, key, k, e), nil
 }
 
 // History returns every retained revision of key, oldest first, tombstones
@@ -358,6 +373,16 @@ func (b *Bucket) History(ctx context.Context, key string) ([]Entry, error) {
 		out[i] = b.entry(key, e)
 	}
 	return out, nil
+}
+
+// entryOf is entry for a read of encoded key k, remembering the revision
+// when it holds a put; gen is the Store's deletion count before the read.
+func (b *Bucket) entryOf(gen uint64, key, k string, e jetstream.KeyValueEntry) Entry {
+	en := b.entry(key, e)
+	if en.Op == OpPut {
+		b.live.add(gen, en.Revision, k)
+	}
+	return en
 }
 
 func (b *Bucket) entry(key string, e jetstream.KeyValueEntry) Entry {

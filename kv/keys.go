@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/google/btree"
 	"github.com/ironkv/ironkv/bucket"
@@ -60,11 +61,7 @@ func (b *Bucket) KeysPage(ctx context.Context, filter, after string, limit int) 
 // It returns ErrBucketNotFound and ErrUnavailable.
 func (b *Bucket) KeyCount(ctx context.Context) (int, error) {
 	var n int
-	err := b.withIndex(ctx, "count keys", ">", func(ix *keyIndex) {
-		ix.mu.RLock()
-		n = ix.tree.Len()
-		ix.mu.RUnlock()
-	})
+	err := b.withIndex(ctx, "count keys", ">", func(ix *keyIndex) { n = ix.tree.Len() })
 	return n, err
 }
 
@@ -72,17 +69,17 @@ func (b *Bucket) KeyCount(ctx context.Context) (int, error) {
 // the one it waited on was released (for memory) under it.
 const maxIndexAttempts = 3
 
-// withIndex runs read on the bucket's key index once the index reflects
-// every write completed before the call, building the index if needed.
+// withIndex runs read on the bucket's key index, with the index read-locked,
+// once the index reflects every write completed before the call, building
+// the index if needed. read may run twice; its last run counts.
 func (b *Bucket) withIndex(ctx context.Context, op, what string, read func(*keyIndex)) error {
 	if err := b.s.check(); err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
 		ix := b.s.index(b)
-		err := ix.barrier(ctx, b)
+		err := ix.barrier(ctx, b, read)
 		if err == nil {
-			read(ix)
 			b.s.boundIndexes(ix)
 			return nil
 		}
@@ -478,16 +475,40 @@ func (ix *keyIndex) stop(err error) {
 // or been removed by an administrator).
 const stallCheck = 100 * time.Millisecond
 
-// barrier returns once the index reflects every message the stream held
-// when it was called: read-your-writes for listings.
-func (ix *keyIndex) barrier(ctx context.Context, b *Bucket) error {
+// barrier runs read once the index reflects every message the stream held
+// when barrier was called: read-your-writes for listings.
+//
+// Asking the stream for its last sequence is a round trip that costs as
+// much as reading a few thousand keys, so a built index reads at once
+// while the answer is on its way, and keeps that result when the index had
+// already applied the stream's last message: the keys read are then the
+// state of the stream at a moment within the call. Otherwise read runs
+// again once the index caught up.
+func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)) error {
 	if err := ix.start(ctx, b); err != nil {
 		return err
 	}
-	info, err := b.stream.Info(ctx)
-	if err != nil {
-		return err
+	type answer struct {
+		info *jetstream.StreamInfo
+		err  error
 	}
+	answered := make(chan answer, 1)
+	go func() {
+		info, err := b.stream.Info(ctx)
+		answered <- answer{info, err}
+	}()
+	read0 := uint64(0) // the applied sequence of the early read, 0 for none
+	ix.mu.RLock()
+	if !ix.building && ix.err == nil && ix.applied > 0 {
+		read(ix)
+		read0 = ix.applied
+	}
+	ix.mu.RUnlock()
+	a := <-answered
+	if a.err != nil {
+		return a.err
+	}
+	info := a.info
 	ix.mu.Lock()
 	if ix.created.IsZero() {
 		ix.created = info.Created
@@ -499,7 +520,19 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket) error {
 		// index read the old stream, whose sequences the new one reuses.
 		return errIndexStale
 	}
-	return ix.wait(ctx, info)
+	if read0 > 0 && read0 >= info.State.LastSeq {
+		return nil
+	}
+	if err := ix.wait(ctx, info); err != nil {
+		return err
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.err != nil {
+		return ix.err
+	}
+	read(ix)
+	return nil
 }
 
 // wait returns once the index has applied every message of the stream
@@ -556,11 +589,51 @@ func (ix *keyIndex) wait(ctx context.Context, info *jetstream.StreamInfo) error 
 	}
 }
 
-// list returns a page of the keys that match f.
+// listUnder fills p with every key that starts with prefix (which ends
+// with a dot) from start on, after excluded. Those keys follow one another
+// in the tree, up to the first key from prefix's successor on: found in one
+// descent, that element ends the walks, compared by address so that no
+// key's bytes are read. Reading them, as a comparison with prefix would,
+// costs a cache miss for nearly every key of a large index.
+func (ix *keyIndex) listUnder(p *Page, prefix, start, after string, walk func(string, btree.ItemIteratorG[string])) {
+	var end string
+	ix.tree.AscendGreaterOrEqual(prefix[:len(prefix)-1]+"/", func(k string) bool {
+		end = k
+		return false
+	})
+	atEnd := func(k string) bool {
+		return len(k) == len(end) && len(k) > 0 && unsafe.StringData(k) == unsafe.StringData(end)
+	}
+	n := 0
+	walk(start, func(k string) bool {
+		if atEnd(k) {
+			return false
+		}
+		n++
+		return true
+	})
+	// Counting first costs less than growing the slice.
+	p.Keys = make([]string, 0, n)
+	first := true
+	walk(start, func(k string) bool {
+		if atEnd(k) {
+			return false
+		}
+		if first {
+			first = false
+			if k == after {
+				return true
+			}
+		}
+		p.Keys = append(p.Keys, k)
+		return true
+	})
+}
+
+// list returns a page of the keys that match f. The caller holds ix.mu
+// for reading.
 func (ix *keyIndex) list(f bucket.Filter, after string, limit int) Page {
 	p := Page{Keys: []string{}}
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
 	if f.Literal() {
 		k := f.String()
 		if _, ok := ix.tree.Get(k); ok && k > after {
@@ -590,16 +663,9 @@ func (ix *keyIndex) list(f bucket.Filter, after string, limit int) Page {
 		p.Keys = make([]string, 0, min(limit, ix.tree.Len()))
 	case !match && prefix == "": // every key
 		p.Keys = make([]string, 0, ix.tree.Len())
-	case !match: // every key under prefix: count them, which costs less than growing
-		n := 0
-		walk(start, func(k string) bool {
-			if !strings.HasPrefix(k, prefix) {
-				return false
-			}
-			n++
-			return true
-		})
-		p.Keys = make([]string, 0, n)
+	case !match: // every key under prefix
+		ix.listUnder(&p, prefix, start, after, walk)
+		return p
 	}
 	walk(start, func(k string) bool {
 		if !strings.HasPrefix(k, prefix) {

@@ -49,6 +49,9 @@ type Store struct {
 	syncer Syncer // the group-commit barrier, nil without one
 
 	closed atomic.Bool
+	// deleted counts the buckets this Store deleted: revisions that
+	// handles remember (liveRevs) hold only while it stays the same.
+	deleted atomic.Uint64
 
 	mu       sync.Mutex
 	indexes  map[string]*keyIndex             // by stream name
@@ -538,6 +541,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	// Stop this Store's key index first: its consumer stops at once while
 	// the stream exists, and would wait out retries once it is gone.
 	s.dropIndex(s.ns.StreamName(name), ErrBucketNotFound)
+	s.deleted.Add(1)
 	if err := s.js.DeleteKeyValue(ctx, full); err != nil {
 		return fmt.Errorf("delete bucket %q: %w", name, classify(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/kv"
@@ -181,6 +182,9 @@ func TestWatchSlowConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Read only once the Watcher has ended: a reader that kept pace with a
+	// late burst of deliveries would never fall behind.
+	kvtest.Eventually(t, 10*time.Second, "the unread watcher never ended", func() bool { return w.Err() != nil })
 	var got []kv.Event
 	var err2 error
 	for {
