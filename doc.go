@@ -91,7 +91,8 @@
 //
 //   - A revision is a stream sequence: it rises per bucket, not per key.
 //   - Update reads the key before its compare-and-swap (to refuse the
-//     revision of a tombstone), one extra round trip.
+//     revision of a tombstone), one extra round trip, unless the handle
+//     wrote or read that revision as a value itself.
 //   - Listing keys builds an index per bucket on first use (seconds at
 //     millions of keys) and keeps it in memory until it goes unused for
 //     ten minutes or the Store's indexes outgrow their memory bound.

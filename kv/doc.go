@@ -61,9 +61,17 @@
 // latest revision is exactly the one given and holds a live value.
 // JetStream's compare-and-swap compares sequences only, so it would accept
 // the revision of a tombstone; kv reads the key's last message first and
-// answers ErrConflict for a tombstone. The read costs one extra round trip
-// per Update; the compare-and-swap that follows it keeps the operation
-// atomic. Conflicts are *ConflictError values carrying the key's current
+// answers ErrConflict for a tombstone, and the compare-and-swap that
+// follows keeps the operation atomic. What a revision holds never changes,
+// so a Bucket handle remembers the last thousand or so revisions that it
+// wrote or read as values, and skips the read for those: a read-modify-write
+// loop (Get, then Update with the revision got, then Update with the
+// revision returned) costs no more round trips than with NATS KV. The
+// memory is dropped when the Store deletes a bucket or a call finds the
+// bucket gone; the one case it cannot see is another client deleting and
+// re-creating the bucket under a live handle until the same revision of the
+// same key is a tombstone, where the handle accepts that revision as NATS
+// KV does. Conflicts are *ConflictError values carrying the key's current
 // revision when it has one.
 //
 // Delete of a key that has no value succeeds and writes a tombstone, as in
@@ -79,7 +87,10 @@
 // a key, a delete, purge or expiry marker removes it. Before answering, a
 // listing reads the stream's last sequence and waits until the index has
 // applied it, so a listing reflects every write that completed before it,
-// from any client. Filters walk only the part of the sorted index that their
+// from any client. A built index is read while that request is on its way;
+// when the answer shows nothing newer than what the index had applied, the
+// read stands (it is the bucket's state at a moment within the call), and
+// otherwise the listing waits and reads again. Filters walk only the part of the sorted index that their
 // literal leading tokens select.
 //
 // Why an index: nats.go's ListKeys reads the last message of every key
