@@ -219,22 +219,19 @@ func (h *ConfigHandler) watchConfig(w http.ResponseWriter, r *http.Request) (tar
 	if err := checkUpgrade(w, r); err != nil {
 		return t, err
 	}
-	// The request's context is of no use after the upgrade: the stream
-	// ends with the handler or the client.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st := h.streams.enter(cancel)
+	ws := h.newWSWatch()
+	st := h.streams.enter(ws.shutdown)
 	if st == nil {
 		return t, errHandlerClosed
 	}
-	defer h.streams.leave(st)
 	cw, err := h.configs.Watch(r.Context(), t.bucket, t.key, kv.UpdatesOnly())
 	if err != nil {
+		h.streams.leave(st)
 		return t, err
 	}
-	defer cw.Close()
-	h.serveWebSocket(ctx, cancel, w, r, configFrames{cw}, func(err error) streamEnd {
-		return h.endOf(ctx, r, t, t.key, err)
+	lg := streamLog{context.Background(), r.URL.EscapedPath()}
+	ws.serve(w, r, st, newPumpFrames(configFrames{cw}.appendNext, func() { _ = cw.Close() }), func(ctx context.Context, err error) streamEnd {
+		return h.endOf(ctx, lg, t, t.key, err)
 	}, "environment", t.bucket, "config", t.key)
 	return t, nil
 }

@@ -21,9 +21,11 @@
 // net/http ServeMux redirects them too, so send unclean paths under the
 // prefix straight to the handler, as examples/mount does). It owns no
 // listener and registers nothing
-// globally. It starts goroutines only for watch connections (one per
-// WebSocket beside the request's own) and, through its watch.Hub, one per
-// watched bucket. Close ends the watch connections, closes the Hub it made
+// globally. It starts goroutines only for watch connections and, through
+// its watch.Hub, one per watched bucket. A WebSocket watch returns from
+// its request's handler after the upgrade and holds one goroutine while
+// idle (its reader), plus a writer while it has frames or a ping to send.
+// Close ends the watch connections, closes the Hub it made
 // and releases its cached bucket handles; call it from
 // http.Server.RegisterOnShutdown, since Shutdown neither ends hijacked
 // WebSockets nor waits for SSE streams to end by themselves.

@@ -114,9 +114,10 @@ type Observer interface {
 	// Route is one of the registered patterns (for a method the route does not
 	// serve, the pattern without a method, such as "/buckets/{b}"),
 	// "preflight" for a CORS preflight, or "unmatched". The status of a request
-	// whose client went away before the answer is 499. A watch request is
-	// observed when its stream ends, with the stream's duration and 101 for
-	// an upgraded WebSocket. ObserveRequest must be safe for concurrent use
+	// whose client went away before the answer is 499. An SSE watch request
+	// is observed when its stream ends, with the stream's duration; a
+	// WebSocket one after the upgrade, with 101 and the handshake's duration
+	// (WatchObserver sees it end). ObserveRequest must be safe for concurrent use
 	// and should return quickly.
 	ObserveRequest(route string, status int, d time.Duration)
 }

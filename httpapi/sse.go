@@ -78,7 +78,7 @@ func (h *Handler) watchSSE(w http.ResponseWriter, r *http.Request) (target, erro
 	if err == nil {
 		return p.t, nil
 	}
-	end := h.kvEnd(ctx, r, p, err)
+	end := h.kvEnd(ctx, logOf(r), p.t, p.filter, err)
 	if end.message != "" {
 		_ = rc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 		bp := getBuf()

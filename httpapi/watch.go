@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -183,10 +187,19 @@ type streamEnd struct {
 	reason string
 }
 
+// streamLog is what a stream's log lines say about its request: the
+// request itself is not kept for as long as a WebSocket lives.
+type streamLog struct {
+	ctx  context.Context
+	path string
+}
+
+func logOf(r *http.Request) streamLog { return streamLog{r.Context(), r.URL.EscapedPath()} }
+
 // endOf turns the error that ended a watch of t, or ctx's, into how the
 // stream ends. ctx is the stream's context; filter is logged when the watch
 // fails.
-func (h *core) endOf(ctx context.Context, r *http.Request, t target, filter string, err error) streamEnd {
+func (h *core) endOf(ctx context.Context, lg streamLog, t target, filter string, err error) streamEnd {
 	var sce *kv.SlowConsumerError
 	keyNoun, bucketNoun := t.nouns()
 	switch {
@@ -205,18 +218,18 @@ func (h *core) endOf(ctx context.Context, r *http.Request, t target, filter stri
 	case errors.Is(err, kv.ErrBucketNotFound):
 		return streamEnd{fmt.Sprintf("%s %q was deleted", bucketNoun, t.bucket), websocket.StatusNormalClosure, bucketNoun + " deleted"}
 	}
-	h.log.WarnContext(r.Context(), "httpapi: watch failed",
-		"method", r.Method, "path", r.URL.EscapedPath(), bucketNoun, t.bucket, "filter", filter, "err", err)
+	h.log.WarnContext(lg.ctx, "httpapi: watch failed",
+		"method", http.MethodGet, "path", lg.path, bucketNoun, t.bucket, "filter", filter, "err", err)
 	return streamEnd{"the watch failed; reconnect to resume", websocket.StatusInternalError, "watch failed"}
 }
 
 // kvEnd is endOf for a watch of the KV API, which also forgets the cached
 // handle of a bucket that was deleted.
-func (h *Handler) kvEnd(ctx context.Context, r *http.Request, p watchRequest, err error) streamEnd {
+func (h *Handler) kvEnd(ctx context.Context, lg streamLog, t target, filter string, err error) streamEnd {
 	if errors.Is(err, kv.ErrBucketNotFound) {
-		h.buckets.forget(p.t.bucket, nil)
+		h.buckets.forget(t.bucket, nil)
 	}
-	return h.endOf(ctx, r, p.t, p.filter, err)
+	return h.endOf(ctx, lg, t, filter, err)
 }
 
 // pacer paces a stream's keepalives and bounds its writes. It works in
@@ -269,13 +282,6 @@ func (p *pacer) next(sub *watch.Subscription) (kv.Event, error) {
 	return ev, p.due(err)
 }
 
-// nextFrame appends the next frame of src to b, or returns errKeepalive
-// when the period ends while src has none.
-func (p *pacer) nextFrame(src frameSource, b []byte) ([]byte, error) {
-	b, err := src.appendNext(p.ctx, b)
-	return b, p.due(err)
-}
-
 // due turns the error of a wait that the period's end cut short into
 // errKeepalive.
 func (p *pacer) due(err error) error {
@@ -283,29 +289,6 @@ func (p *pacer) due(err error) error {
 		return errKeepalive
 	}
 	return err
-}
-
-// frameSource is what a WebSocket watch sends: the KV API's kv_update
-// frames of a watch.Subscription, or the config_update frames of a
-// config.Watcher.
-type frameSource interface {
-	// appendNext waits for the next change, until ctx ends, and appends
-	// its frame to b. Its error ends the stream (see endOf).
-	appendNext(ctx context.Context, b []byte) ([]byte, error)
-}
-
-// kvFrames are the frames of a watch of the KV API.
-type kvFrames struct {
-	sub    *watch.Subscription
-	bucket string
-}
-
-func (f kvFrames) appendNext(ctx context.Context, b []byte) ([]byte, error) {
-	ev, err := f.sub.Next(ctx)
-	if err != nil {
-		return b, err
-	}
-	return appendFrame(b, f.bucket, &ev), nil
 }
 
 // errKeepalive says that a stream is due its keepalive.
@@ -369,33 +352,6 @@ func findWriter[T any](w http.ResponseWriter) (T, bool) {
 	}
 }
 
-// watchWebSocket serves GET /buckets/{b}/watch: the changes of the bucket
-// that match ?key= as WebSocket frames. Everything that can fail is checked
-// before the upgrade, so that a client gets a status and a JSON body.
-func (h *Handler) watchWebSocket(w http.ResponseWriter, r *http.Request) (target, error) {
-	p, err := parseWatch(r, false)
-	if err != nil {
-		return p.t, err
-	}
-	if err := checkUpgrade(w, r); err != nil {
-		return p.t, err
-	}
-	// The request's context is of no use after the upgrade: the stream
-	// ends with the Handler or the client.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sub, st, err := h.subscribe(r, p, cancel)
-	if err != nil {
-		return p.t, err
-	}
-	defer h.streams.leave(st)
-	defer sub.Close()
-	h.serveWebSocket(ctx, cancel, w, r, kvFrames{sub, p.t.bucket}, func(err error) streamEnd {
-		return h.kvEnd(ctx, r, p, err)
-	}, "filter", p.filter)
-	return p.t, nil
-}
-
 // checkUpgrade checks that r is a WebSocket handshake that
 // websocket.Accept will take, and that w can be hijacked.
 func checkUpgrade(w http.ResponseWriter, r *http.Request) error {
@@ -437,119 +393,513 @@ func headerHasToken(hd http.Header, name, token string) bool {
 	return false
 }
 
-// serveWebSocket upgrades r, which checkUpgrade accepted, and runs one
-// WebSocket watch of src: a reader loop on a goroutine of its own that drops
-// what the client sends and answers its control frames, and the writer loop
-// here, which sends src's frames and the keepalive pings. Each ends the
-// other: the writer closes the connection when it stops, which ends the
-// reader, and the reader calls cancel, which ends ctx, when the client goes
-// away. end says how the stream ends for the error that stopped src;
-// logAttrs describe the watch in the debug log. serveWebSocket returns
-// after both loops.
-func (h *core) serveWebSocket(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request,
-	src frameSource, end func(error) streamEnd, logAttrs ...any) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		// The Origin was checked before routing, against the same rules as
-		// the REST routes (see core.cors); websocket's own check knows
-		// only the same origin and would refuse the allowed ones.
-		InsecureSkipVerify: true,
-	})
+// watchWebSocket serves GET /buckets/{b}/watch: the changes of the bucket
+// that match ?key= as WebSocket frames. Everything that can fail is checked
+// before the upgrade, so that a client gets a status and a JSON body. After
+// the upgrade the handler returns; the connection lives on in a wsWatch.
+func (h *Handler) watchWebSocket(w http.ResponseWriter, r *http.Request) (target, error) {
+	p, err := parseWatch(r, false)
 	if err != nil {
-		// Accept has answered; checkUpgrade leaves it little to refuse.
-		h.log.DebugContext(r.Context(), "httpapi: WebSocket upgrade failed", "path", r.URL.EscapedPath(), "err", err)
-		return
+		return p.t, err
 	}
-	h.watchClients(1)
-	defer h.watchClients(-1)
-	conn.SetReadLimit(wsReadLimit)
-	readDone := make(chan struct{})
+	if err := checkUpgrade(w, r); err != nil {
+		return p.t, err
+	}
+	ws := h.newWSWatch()
+	sub, st, err := h.subscribe(r, p, ws.shutdown)
+	if err != nil {
+		return p.t, err
+	}
+	t, filter := p.t, p.filter
+	lg := streamLog{context.Background(), r.URL.EscapedPath()}
+	ws.serve(w, r, st, &kvFrames{sub: sub, bucket: t.bucket}, func(ctx context.Context, err error) streamEnd {
+		return h.kvEnd(ctx, lg, t, filter, err)
+	}, "path", lg.path, "filter", filter)
+	return p.t, nil
+}
+
+// frameSource is what a WebSocket watch sends: the kv_update frames of a
+// watch.Subscription, or the config_update frames of a config.Watcher.
+type frameSource interface {
+	// start calls wake, now and whenever frames may be ready after
+	// appendReady reported none; wake returns at once.
+	start(ctx context.Context, wake func())
+	// appendReady appends the next frame to b if one is ready and reports
+	// whether it did. While a replay is in progress it may wait for it,
+	// until ctx ends. Its error ends the stream (see endOf), after the
+	// frames before it.
+	appendReady(ctx context.Context, b []byte) ([]byte, bool, error)
+	// close releases the source, once, after the last appendReady.
+	close()
+}
+
+// kvFrames are the frames of a watch of the KV API.
+type kvFrames struct {
+	sub    *watch.Subscription
+	bucket string
+}
+
+func (f *kvFrames) start(_ context.Context, wake func()) {
+	f.sub.OnReady(wake)
+	wake() // a replay's events come without OnReady
+}
+
+func (f *kvFrames) appendReady(ctx context.Context, b []byte) ([]byte, bool, error) {
+	ev, ok, err := f.sub.TryNext(ctx)
+	if !ok {
+		return b, false, err
+	}
+	return appendFrame(b, f.bucket, &ev), true, nil
+}
+
+func (f *kvFrames) close() { f.sub.Close() }
+
+// pumpFrames makes a frameSource of a source whose frames come from a
+// blocking call (next), with a goroutine that waits for them, one at a
+// time. closeSrc ends a call of next in progress.
+type pumpFrames struct {
+	next     func(ctx context.Context, b []byte) ([]byte, error)
+	closeSrc func()
+	ch       chan pumped // at most one frame ahead of the writer
+	done     chan struct{}
+	started  bool
+}
+
+type pumped struct {
+	b   []byte
+	err error
+}
+
+func newPumpFrames(next func(ctx context.Context, b []byte) ([]byte, error), closeSrc func()) *pumpFrames {
+	return &pumpFrames{next: next, closeSrc: closeSrc, ch: make(chan pumped, 1), done: make(chan struct{})}
+}
+
+func (f *pumpFrames) start(ctx context.Context, wake func()) {
+	f.started = true
 	go func() {
-		defer close(readDone)
-		defer cancel()
+		defer close(f.done)
 		for {
-			// A context that never ends: ending Reader's would close the
-			// connection before the writer has said why.
-			_, rd, err := conn.Reader(context.Background())
-			if err != nil {
+			b, err := f.next(ctx, nil)
+			select {
+			case f.ch <- pumped{b, err}:
+				wake()
+			case <-ctx.Done():
 				return
 			}
-			if _, err := io.Copy(io.Discard, rd); err != nil {
+			if err != nil {
 				return
 			}
 		}
 	}()
-
-	// A write must not end with ctx: the websocket package closes the
-	// connection when the context of a write ends, even one that has just
-	// sent its frame, and the client would then miss the error frame and
-	// the close code. Writes get closeWriteTimeout more than ctx; one stuck
-	// that long (a client that reads nothing) is cut then.
-	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer wcancel()
-	stopCut := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(closeWriteTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			wcancel()
-		case <-wctx.Done():
-		}
-	})
-	defer stopCut()
-
-	err = h.writeWebSocket(ctx, wctx, conn, src)
-	if err != nil {
-		e := end(err)
-		if e.message != "" {
-			bp := getBuf()
-			b := appendErrorFrame(*bp, e.message)
-			wctx, wcancel := context.WithTimeout(context.Background(), closeWriteTimeout)
-			err = conn.Write(wctx, websocket.MessageText, b)
-			wcancel()
-			putBuf(bp, b)
-			if err == nil {
-				_ = conn.Close(e.code, e.reason)
-			}
-		}
-		if h.log.Enabled(r.Context(), slog.LevelDebug) {
-			h.log.DebugContext(r.Context(), "httpapi: WebSocket watch ended",
-				append([]any{"path", r.URL.EscapedPath(), "reason", err, "message", e.message}, logAttrs...)...)
-		}
-	}
-	_ = conn.CloseNow()
-	<-readDone
 }
 
-// writeWebSocket sends the frames of src until src or ctx ends, or the
-// client stops taking them; its writes and pings end with wctx. It returns
-// why; a nil error means that the connection failed.
-func (h *core) writeWebSocket(ctx, wctx context.Context, conn *websocket.Conn, src frameSource) error {
-	pc := newPacer(ctx, wctx, h.wsPing)
-	defer pc.stop()
+func (f *pumpFrames) appendReady(_ context.Context, b []byte) ([]byte, bool, error) {
+	select {
+	case p := <-f.ch:
+		if p.err != nil {
+			return b, false, p.err
+		}
+		return append(b, p.b...), true, nil
+	default:
+		return b, false, nil
+	}
+}
+
+// close ends the pump; the stream's context has ended before.
+func (f *pumpFrames) close() {
+	f.closeSrc()
+	if f.started {
+		<-f.done
+	}
+}
+
+// wsBufSize is the size of the buffers that coder/websocket reads and
+// writes a watch connection through. It writes only control frames on a
+// watch connection (pong, close), at most 127 bytes, so each is one Write
+// of a wsNetConn; clients send only control frames, and what else they
+// send is read in pieces.
+const wsBufSize = 256
+
+// wsMaxBatch is how many bytes of frames a WebSocket writer gathers
+// before writing them.
+const wsMaxBatch = 32 << 10
+
+// wsWatch is one WebSocket watch connection after the upgrade. It holds
+// one goroutine while idle, the reader, which answers the client's control
+// frames and notices when the client goes away. The writer is a goroutine
+// that runs only while frames or a ping are pending: the source's wake
+// starts it, and it ends when nothing is left to write. It gathers every
+// frame ready into one buffer and writes it with one system call, so a
+// client that has fallen behind by several events costs one write, not
+// one per frame.
+//
+// The reader owns the connection: when it ends (the client went away or
+// closed, or the connection was cut), it waits for the writer, closes the
+// source and leaves the Handler's streams. The writer ends the stream when
+// the source ends or the Handler closes: an error frame, then the close
+// handshake, which ends the reader.
+type wsWatch struct {
+	h      *core
+	ctx    context.Context // ends with the stream: ends a replay's wait
+	cancel context.CancelFunc
+	st     *stream
+	conn   *websocket.Conn
+	nc     *wsNetConn
+	src    frameSource
+	end    func(ctx context.Context, err error) streamEnd
+	attrs  []any // describe the watch in the debug log
+	timer  *time.Timer
+	writer sync.WaitGroup
+
+	mu       sync.Mutex
+	live     bool // upgraded: the writer may run
+	over     bool // no writer starts any more
+	running  bool // a writer runs
+	rerun    bool // wake came while the writer ran
+	stopping bool // the Handler closes
+	pingDue  bool // the writer is to send a ping
+	pongDue  bool // a ping went out and its pong has not come
+	endErr   error
+}
+
+func (h *core) newWSWatch() *wsWatch {
+	ws := &wsWatch{h: h}
+	ws.ctx, ws.cancel = context.WithCancel(context.Background())
+	return ws
+}
+
+// serve upgrades r, which checkUpgrade accepted, and starts the
+// connection's reader; it owns st and src from then on, also when the
+// upgrade fails.
+func (ws *wsWatch) serve(w http.ResponseWriter, r *http.Request, st *stream, src frameSource,
+	end func(ctx context.Context, err error) streamEnd, attrs ...any) {
+	ws.st, ws.src, ws.end, ws.attrs = st, src, end, attrs
+	hj := &wsHijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
+		// The Origin was checked before routing, against the same rules as
+		// the REST routes (see core.cors); websocket's own check knows
+		// only the same origin and would refuse the allowed ones.
+		InsecureSkipVerify: true,
+		OnPongReceived:     ws.pong,
+	})
+	if err != nil {
+		// Accept has answered; checkUpgrade leaves it little to refuse.
+		ws.h.log.DebugContext(r.Context(), "httpapi: WebSocket upgrade failed", "path", r.URL.EscapedPath(), "err", err)
+		ws.cancel()
+		src.close()
+		ws.h.streams.leave(st)
+		return
+	}
+	conn.SetReadLimit(wsReadLimit)
+	ws.h.watchClients(1)
+	ws.mu.Lock()
+	ws.conn, ws.nc = conn, hj.nc
+	first := ws.h.wsPing
+	if ws.stopping {
+		first = closeWriteTimeout
+	}
+	ws.timer = time.AfterFunc(first, ws.keepalive)
+	ws.live = true
+	stopping := ws.stopping
+	ws.mu.Unlock()
+	if stopping {
+		ws.wake()
+	}
+	src.start(ws.ctx, ws.wake)
+	go ws.read()
+}
+
+// shutdown is the stream's cancel for Handler.Close: the writer sends
+// "server shutting down", and a client that does not take it within
+// closeWriteTimeout is cut.
+func (ws *wsWatch) shutdown() {
+	ws.mu.Lock()
+	ws.stopping = true
+	if ws.timer != nil {
+		ws.timer.Reset(closeWriteTimeout)
+	}
+	ws.mu.Unlock()
+	ws.cancel()
+	ws.wake()
+}
+
+// keepalive runs every keepalive interval: it closes a connection whose
+// last ping got no pong, or one that shutdown gave up on, and otherwise
+// has the writer send a ping.
+func (ws *wsWatch) keepalive() {
+	ws.mu.Lock()
+	if ws.over && !ws.running {
+		ws.mu.Unlock()
+		return
+	}
+	if ws.stopping || ws.pongDue {
+		ws.mu.Unlock()
+		_ = ws.nc.Close()
+		return
+	}
+	ws.pingDue, ws.pongDue = true, true
+	ws.timer.Reset(ws.h.wsPing)
+	ws.mu.Unlock()
+	ws.wake()
+}
+
+// pong is coder/websocket's OnPongReceived.
+func (ws *wsWatch) pong(context.Context, []byte) {
+	ws.mu.Lock()
+	ws.pongDue = false
+	ws.mu.Unlock()
+}
+
+// wake has the writer run: it starts it, or makes it look again.
+func (ws *wsWatch) wake() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if !ws.live || ws.over {
+		return
+	}
+	if ws.running {
+		ws.rerun = true
+		return
+	}
+	ws.running = true
+	ws.writer.Add(1)
+	go ws.write()
+}
+
+// read is the connection's reader, and its owner.
+func (ws *wsWatch) read() {
+	var err error
 	for {
-		bp := getBuf()
-		b, err := pc.nextFrame(src, *bp)
-		if err == nil {
-			err = conn.Write(pc.writeCtx, websocket.MessageText, b)
-			putBuf(bp, b)
-			if err != nil {
-				return nil
-			}
+		// A context that never ends: ending Reader's would close the
+		// connection before the writer has said why.
+		var rd io.Reader
+		if _, rd, err = ws.conn.Reader(context.Background()); err != nil {
+			break
+		}
+		if _, err = io.Copy(io.Discard, rd); err != nil {
+			break
+		}
+	}
+	ws.mu.Lock()
+	ws.over = true
+	ws.mu.Unlock()
+	ws.cancel()
+	ws.writer.Wait()
+	_ = ws.conn.CloseNow()
+	ws.timer.Stop()
+	ws.src.close()
+	ws.h.watchClients(-1)
+	if ws.h.log.Enabled(context.Background(), slog.LevelDebug) {
+		if ws.endErr != nil {
+			err = ws.endErr
+		}
+		ws.h.log.Debug("httpapi: WebSocket watch ended", append([]any{"reason", err}, ws.attrs...)...)
+	}
+	ws.h.streams.leave(ws.st)
+}
+
+// write is the writer: it sends what is pending until nothing is.
+func (ws *wsWatch) write() {
+	defer ws.writer.Done()
+	for {
+		more := ws.drain()
+		ws.mu.Lock()
+		if more && ws.rerun && !ws.over {
+			ws.rerun = false
+			ws.mu.Unlock()
 			continue
 		}
-		putBuf(bp, b)
-		if err != errKeepalive {
-			return err
+		ws.running, ws.rerun = false, false
+		if !more {
+			ws.over = true
 		}
-		pctx, pcancel := context.WithTimeout(wctx, h.wsPing)
-		err = conn.Ping(pctx)
-		pcancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return nil
-		}
-		pc.start()
+		ws.mu.Unlock()
+		return
 	}
+}
+
+// drain writes the frames that are ready, and a ping when one is due. It
+// reports false when the stream is over: the source ended, the Handler
+// closes, or the connection failed.
+func (ws *wsWatch) drain() bool {
+	bp, fp := getBuf(), getBuf()
+	out, frame := *bp, *fp
+	defer func() { putBuf(bp, out); putBuf(fp, frame) }()
+	var endErr error
+	for {
+		ws.mu.Lock()
+		over, stopping, ping := ws.over, ws.stopping, ws.pingDue
+		ws.pingDue = false
+		ws.mu.Unlock()
+		if over {
+			return false
+		}
+		if stopping {
+			endErr = kv.ErrClosed
+			break
+		}
+		if ping {
+			out = append(out, 0x89, 0) // a ping with no payload
+		}
+		var ok bool
+		var err error
+		frame, ok, err = ws.src.appendReady(ws.ctx, frame[:0])
+		if err != nil {
+			endErr = err
+			break
+		}
+		if !ok {
+			break
+		}
+		out = appendWSText(out, frame)
+		if len(out) >= wsMaxBatch {
+			if err := ws.nc.writeFrames(out, streamWriteTimeout); err != nil {
+				ws.fail(err)
+				return false
+			}
+			out = out[:0]
+		}
+	}
+	if len(out) > 0 {
+		if err := ws.nc.writeFrames(out, streamWriteTimeout); err != nil {
+			ws.fail(err)
+			return false
+		}
+		out = out[:0]
+	}
+	if endErr == nil {
+		return true
+	}
+	ws.finish(endErr, out)
+	return false
+}
+
+// fail cuts a connection whose write failed; the reader then ends.
+func (ws *wsWatch) fail(err error) {
+	ws.mu.Lock()
+	ws.endErr = err
+	ws.mu.Unlock()
+	_ = ws.nc.Close()
+}
+
+// finish ends the stream for err: the error frame, then the close
+// handshake. b is a buffer to use.
+func (ws *wsWatch) finish(err error, b []byte) {
+	ws.mu.Lock()
+	over := ws.over
+	ws.endErr = err
+	ws.mu.Unlock()
+	if over {
+		return // the client went away: nobody to tell
+	}
+	e := ws.end(ws.ctx, err)
+	if e.message == "" {
+		_ = ws.nc.Close()
+		return
+	}
+	var fp []byte
+	fp = appendErrorFrame(fp, e.message)
+	b = appendWSText(b[:0], fp)
+	if err := ws.nc.writeFrames(b, closeWriteTimeout); err != nil {
+		_ = ws.nc.Close()
+		return
+	}
+	_ = ws.conn.Close(e.code, e.reason)
+}
+
+// appendWSText appends a server's (unmasked) WebSocket text message of
+// one frame carrying p.
+func appendWSText(b, p []byte) []byte {
+	const finText = 0x81
+	switch n := len(p); {
+	case n < 126:
+		b = append(b, finText, byte(n))
+	case n < 1<<16:
+		b = append(b, finText, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, finText, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, p...)
+}
+
+// wsNetConn is the connection of a WebSocket watch as coder/websocket
+// sees it. The writer of the watch writes its frames (text messages and
+// pings) here itself, several in one write; coder/websocket writes only
+// control frames (pongs and the close), each in one Write. Every write
+// has a deadline, and no frame follows a close frame.
+type wsNetConn struct {
+	net.Conn
+	pending []byte // read by net/http past the handshake; Read returns it first
+
+	mu        sync.Mutex
+	closeSent bool
+}
+
+func (c *wsNetConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// Write writes one control frame of coder/websocket.
+func (c *wsNetConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return 0, net.ErrClosed
+	}
+	if len(p) > 0 && p[0]&0x0f == 0x8 {
+		c.closeSent = true
+	}
+	return c.write(p, streamWriteTimeout)
+}
+
+// writeFrames writes whole frames of the watch's writer; timeout bounds
+// the write.
+func (c *wsNetConn) writeFrames(p []byte, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	_, err := c.write(p, timeout)
+	return err
+}
+
+func (c *wsNetConn) write(p []byte, timeout time.Duration) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// wsHijacker hands websocket.Accept the connection of a watch as a
+// wsNetConn, with buffers of wsBufSize rather than net/http's 4 KiB ones.
+type wsHijacker struct {
+	http.ResponseWriter
+	nc *wsNetConn
+}
+
+func (w *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := findWriter[http.Hijacker](w.ResponseWriter)
+	if !ok {
+		return nil, nil, errors.New("the http.ResponseWriter cannot be hijacked")
+	}
+	c, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.nc = &wsNetConn{Conn: c}
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		w.nc.pending = bytes.Clone(p)
+	}
+	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, wsBufSize), bufio.NewWriterSize(w.nc, wsBufSize)), nil
 }

@@ -25,6 +25,12 @@
 // delivered twice. A replay that outlasts the subscription's buffer of live
 // events ends it as a slow consumer; resuming continues from where it got.
 //
+// A reader that serves many subscriptions need not park a goroutine in
+// Next for each: OnReady registers a function that the hub calls when a
+// subscription that had nothing gets an event or ends, and TryNext takes
+// what is there without waiting. The WebSocket route of httpapi reads
+// this way, so an idle WebSocket watcher holds no writer goroutine.
+//
 // When a bucket is deleted, its subscriptions end with kv.ErrBucketNotFound.
 // When the upstream itself falls behind (the process could not keep up), the
 // hub resumes it from the last revision it dispatched, without a gap.

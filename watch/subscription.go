@@ -20,8 +20,9 @@ type Subscription struct {
 	notify chan struct{} // signalled when an event is queued
 	done   chan struct{} // closed when the subscription ended
 
-	qmu sync.Mutex
-	q   []kv.Event // live events, filled by the upstream; grown on demand
+	qmu   sync.Mutex
+	q     []kv.Event // live events, filled by the upstream; grown on demand
+	ready func()     // see OnReady
 
 	// Used by the reader only.
 	skipTo uint64 // live events up to here were covered by the replay
@@ -53,12 +54,72 @@ func (s *Subscription) endReplay() {
 // finish ends the subscription with reason, once.
 func (s *Subscription) finish(reason error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.reason != nil {
+		s.mu.Unlock()
 		return
 	}
 	s.reason = reason
 	close(s.done)
+	s.mu.Unlock()
+	s.qmu.Lock()
+	f := s.ready
+	s.qmu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// OnReady makes the subscription call f whenever TryNext may have
+// something new after it reported nothing: when a live event is queued
+// while none was, and when the subscription ends. f runs on the hub's
+// dispatch, so it must return at once (start a goroutine, signal one); it
+// may run before OnReady returns, and more often than needed. OnReady lets
+// a reader wait without a goroutine of its own: read with TryNext until it
+// reports nothing, and again after f runs. Set it once, before reading.
+func (s *Subscription) OnReady(f func()) {
+	s.qmu.Lock()
+	s.ready = f
+	pending := len(s.q) > 0
+	s.qmu.Unlock()
+	select {
+	case <-s.done:
+		pending = true
+	default:
+	}
+	if pending {
+		f()
+	}
+}
+
+// TryNext is Next without the wait for live events: it returns the next
+// event with ok true, or ok false at once when none is queued and the
+// subscription has not ended. Errors are those of Next, after the events
+// the subscription still holds. While a Snapshot or Since replay is in
+// progress, TryNext reads it as Next does, waiting for its next event
+// until ctx ends. See OnReady for when to call it again.
+func (s *Subscription) TryNext(ctx context.Context) (ev kv.Event, ok bool, err error) {
+	if s.replaying() != nil {
+		ev, err = s.Next(ctx)
+		return ev, err == nil, err
+	}
+	for {
+		ev, ok := s.take()
+		if !ok {
+			select {
+			case <-s.done:
+				if ev, ok = s.take(); !ok {
+					return kv.Event{}, false, s.endErr()
+				}
+			default:
+				return kv.Event{}, false, nil
+			}
+		}
+		if ev.Revision <= s.skipTo {
+			continue // the replay delivered it
+		}
+		s.last = ev.Revision
+		return ev, true, nil
+	}
 }
 
 // Next returns the next event: replayed or snapshot entries and one
@@ -117,11 +178,16 @@ func (s *Subscription) offer(ev kv.Event) bool {
 		s.qmu.Unlock()
 		return false
 	}
+	first := len(s.q) == 0
 	s.q = append(s.q, ev)
+	f := s.ready
 	s.qmu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
 	default:
+	}
+	if first && f != nil {
+		f()
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,5 +317,103 @@ func TestHubClose(t *testing.T) {
 	}
 	if _, err := hub.Subscribe(ctx, "c", ""); !errors.Is(err, kv.ErrClosed) {
 		t.Fatalf("Subscribe after Close = %v", err)
+	}
+}
+
+// TestTryNext reads subscriptions without a goroutine waiting in Next:
+// TryNext until it reports nothing, and again after OnReady's function runs.
+// Every revision arrives once and in order, a Since replay comes first, and
+// the end (here a slow consumer) wakes the reader too.
+func TestTryNext(t *testing.T) {
+	ctx := ctxT(t)
+	store, hub := newHub(t, watch.WithBuffer(16))
+	b := kvtest.NewBucket(t, store, bucket.Config{Name: "try", History: 64})
+	first, err := b.Put(ctx, "k", []byte("before"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := subscribe(t, ctx, hub, "try", "")
+	replay := subscribe(t, ctx, hub, "try", "", watch.Since(first-1))
+	if _, ok, err := live.TryNext(ctx); ok || err != nil {
+		t.Fatalf("TryNext before any event: ok %v, err %v", ok, err)
+	}
+	if ev, ok, err := replay.TryNext(ctx); !ok || err != nil || ev.Revision != first {
+		t.Fatalf("TryNext of the replay: %+v, ok %v, err %v; want revision %d", ev, ok, err, first)
+	}
+
+	wake := make(chan struct{}, 1)
+	live.OnReady(func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	var revs []uint64
+	for i := range 10 {
+		rev, err := b.Put(ctx, "k", fmt.Appendf(nil, "v%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	var got []uint64
+	for len(got) < len(revs) {
+		ev, ok, err := live.TryNext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			got = append(got, ev.Revision)
+			continue
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			t.Fatalf("no wake after %d of %d events", len(got), len(revs))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(revs) {
+		t.Fatalf("revisions %v, want %v", got, revs)
+	}
+
+	// The replay subscription: synced, then the live events.
+	ev, ok, err := replay.TryNext(ctx)
+	if err != nil || !ok || ev.Kind != kv.EventSynced {
+		t.Fatalf("after the replay: %+v, ok %v, err %v; want the synced event", ev, ok, err)
+	}
+	for _, want := range revs {
+		ev, ok, err := replay.TryNext(ctx)
+		if err != nil || !ok || ev.Revision != want {
+			t.Fatalf("live event after the replay: %+v, ok %v, err %v; want revision %d", ev, ok, err, want)
+		}
+	}
+
+	// A new subscription, whose buffer of 16 overflows while nothing reads
+	// it: OnReady's function runs twice, for the first event queued and for
+	// the end, and TryNext then gives the 16 events and a slow consumer.
+	slow := subscribe(t, ctx, hub, "try", "")
+	var slowWakes atomic.Int64
+	slow.OnReady(func() { slowWakes.Add(1) })
+	for i := range 40 {
+		if _, err := b.Put(ctx, "k", fmt.Appendf(nil, "w%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kvtest.Eventually(t, 30*time.Second, "the wake for the end", func() bool { return slowWakes.Load() == 2 })
+	last := revs[len(revs)-1]
+	for n := 0; ; n++ {
+		ev, ok, err := slow.TryNext(ctx)
+		if ok {
+			if ev.Revision != last+1 {
+				t.Fatalf("revision %d after %d", ev.Revision, last)
+			}
+			last = ev.Revision
+			continue
+		}
+		var sce *kv.SlowConsumerError
+		if !errors.As(err, &sce) || sce.LastRevision != last || n != 16 {
+			t.Fatalf("after %d events: %v, want a slow consumer after 16 events, resuming from %d", n, err, last)
+		}
+		break
 	}
 }
