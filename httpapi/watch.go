@@ -834,6 +834,7 @@ type wsNetConn struct {
 
 	mu        sync.Mutex
 	closeSent bool
+	deadline  time.Time // of writes, as last set
 }
 
 func (c *wsNetConn) Read(p []byte) (int, error) {
@@ -873,9 +874,15 @@ func (c *wsNetConn) writeFrames(p []byte, timeout time.Duration) error {
 	return err
 }
 
+// write writes p within timeout. Setting a deadline costs about a tenth of
+// a small write, so it is moved only when it is a second out of date (or
+// too far for a shorter timeout).
 func (c *wsNetConn) write(p []byte, timeout time.Duration) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return 0, err
+	if want := time.Now().Add(timeout); want.Sub(c.deadline) > time.Second || c.deadline.After(want) {
+		if err := c.Conn.SetWriteDeadline(want); err != nil {
+			return 0, err
+		}
+		c.deadline = want
 	}
 	return c.Conn.Write(p)
 }

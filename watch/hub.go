@@ -157,7 +157,7 @@ func (h *Hub) Subscribe(ctx context.Context, bucketName, filter string, opts ...
 			s.Close()
 			return nil, err
 		}
-		s.replay = replay
+		s.replay.Store(replay)
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/kv"
@@ -28,25 +29,16 @@ type Subscription struct {
 	skipTo uint64 // live events up to here were covered by the replay
 	last   uint64 // last revision returned by Next
 
-	mu     sync.Mutex
-	replay *kv.Watcher // private snapshot or replay, until its synced event
-	reason error       // why the subscription was ended
-	closed bool
-}
+	replay atomic.Pointer[kv.Watcher] // private snapshot or replay, until its synced event
 
-func (s *Subscription) replaying() *kv.Watcher {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.replay
+	mu     sync.Mutex
+	reason error // why the subscription was ended
+	closed bool
 }
 
 // endReplay closes the private replay watcher, if any.
 func (s *Subscription) endReplay() {
-	s.mu.Lock()
-	r := s.replay
-	s.replay = nil
-	s.mu.Unlock()
-	if r != nil {
+	if r := s.replay.Swap(nil); r != nil {
 		r.Close()
 	}
 }
@@ -75,7 +67,8 @@ func (s *Subscription) finish(reason error) {
 // dispatch, so it must return at once (start a goroutine, signal one); it
 // may run before OnReady returns, and more often than needed. OnReady lets
 // a reader wait without a goroutine of its own: read with TryNext until it
-// reports nothing, and again after f runs. Set it once, before reading.
+// reports nothing, and again after f runs. Set it once, before reading,
+// and read with TryNext alone from then on: Next would not be woken.
 func (s *Subscription) OnReady(f func()) {
 	s.qmu.Lock()
 	s.ready = f
@@ -98,8 +91,8 @@ func (s *Subscription) OnReady(f func()) {
 // progress, TryNext reads it as Next does, waiting for its next event
 // until ctx ends. See OnReady for when to call it again.
 func (s *Subscription) TryNext(ctx context.Context) (ev kv.Event, ok bool, err error) {
-	if s.replaying() != nil {
-		ev, err = s.Next(ctx)
+	if r := s.replay.Load(); r != nil {
+		ev, err = s.readReplay(ctx, r)
 		return ev, err == nil, err
 	}
 	for {
@@ -130,22 +123,8 @@ func (s *Subscription) TryNext(ctx context.Context) (ev kv.Event, ok bool, err e
 // from with Since; kv.ErrBucketNotFound when the bucket was deleted; or
 // kv.ErrClosed after Close. It returns ctx's error when ctx ends first.
 func (s *Subscription) Next(ctx context.Context) (kv.Event, error) {
-	if r := s.replaying(); r != nil {
-		ev, err := r.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return kv.Event{}, err
-			}
-			s.endReplay()
-			s.finish(err)
-			return kv.Event{}, s.endErr()
-		}
-		if ev.Kind == kv.EventSynced {
-			s.skipTo = ev.Revision
-			s.endReplay()
-		}
-		s.last = max(s.last, ev.Revision)
-		return ev, nil
+	if r := s.replay.Load(); r != nil {
+		return s.readReplay(ctx, r)
 	}
 	for {
 		ev, ok := s.take()
@@ -169,9 +148,29 @@ func (s *Subscription) Next(ctx context.Context) (kv.Event, error) {
 	}
 }
 
+// readReplay returns the next event of the replay r.
+func (s *Subscription) readReplay(ctx context.Context, r *kv.Watcher) (kv.Event, error) {
+	ev, err := r.Next(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return kv.Event{}, err
+		}
+		s.endReplay()
+		s.finish(err)
+		return kv.Event{}, s.endErr()
+	}
+	if ev.Kind == kv.EventSynced {
+		s.skipTo = ev.Revision
+		s.endReplay()
+	}
+	s.last = max(s.last, ev.Revision)
+	return ev, nil
+}
+
 // offer queues a live event without blocking; it reports false when the
 // queue is full. The queue grows as it fills and is released when the
-// reader empties it, so an idle subscription holds no buffer.
+// reader empties it, so an idle subscription holds no buffer. Once OnReady
+// is set, the function it set is told instead of Next.
 func (s *Subscription) offer(ev kv.Event) bool {
 	s.qmu.Lock()
 	if len(s.q) >= s.limit {
@@ -182,11 +181,13 @@ func (s *Subscription) offer(ev kv.Event) bool {
 	s.q = append(s.q, ev)
 	f := s.ready
 	s.qmu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-	if first && f != nil {
+	switch {
+	case f == nil:
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	case first:
 		f()
 	}
 	return true
