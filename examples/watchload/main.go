@@ -26,11 +26,15 @@
 //   - baseline-targeted and baseline-broadcast: the same, with each watcher
 //     a nats.go jetstream KeyValue.Watch of its own (updates only, so one
 //     ordered consumer each) on the server's NATS client port instead of the
-//     hub. Watchers share connections, -watchers-per-conn to one, so that it
-//     is the consumers that are measured, not the sockets. nats-server
-//     limits a stream whose max_consumers is unset, as a KV bucket's is, to
-//     1,000 consumers; the program raises the bucket stream's limit to the
-//     number of watchers first.
+//     hub. Each watcher has a NATS connection of its own by default, as
+//     each hub watcher has its WebSocket and as independent clients (browser
+//     tabs, processes) would: -watchers-per-conn N puts N watchers on one
+//     connection instead, which lets nats-server write the messages of N
+//     consumers in one system call and so measures the consumers more than
+//     the sockets (the table then says "N to a connection"; an earlier
+//     default was 100). nats-server limits a stream whose max_consumers is
+//     unset, as a KV bucket's is, to 1,000 consumers; the program raises the
+//     bucket stream's limit to the number of watchers first.
 //
 // The writer is the same in every scenario: HTTP PUT to the API on
 // keep-alive connections (-writers in flight), keys k.0, k.1, ... in turn,
@@ -131,7 +135,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.serverLogPath, "server-log", "", "`file` to write the servers' logs to (their warnings and errors are in the report anyway)")
 	fs.IntVar(&cfg.dialConcurrency, "dial-concurrency", 200, "WebSocket handshakes (or NATS watches) in flight while opening the watchers")
 	fs.IntVar(&cfg.writers, "writers", 32, "concurrent PUTs")
-	fs.IntVar(&cfg.watchersPerConn, "watchers-per-conn", 100, "baseline watchers sharing one NATS connection")
+	fs.IntVar(&cfg.watchersPerConn, "watchers-per-conn", 1, "baseline watchers sharing one NATS connection")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

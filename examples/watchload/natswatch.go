@@ -14,9 +14,8 @@ import (
 
 // natsFleet is the baseline: each watcher is a nats.go jetstream
 // KeyValue.Watch of its own, so a consumer of its own on the bucket's
-// stream, on the server's NATS client port. Watchers share connections,
-// perConn to a connection, so that what is measured is the consumers, not
-// the sockets.
+// stream, on the server's NATS client port, perConn watchers to a
+// connection (one by default, as each hub watcher has a WebSocket).
 type natsFleet struct {
 	d        *deliveries
 	cancel   context.CancelFunc

@@ -58,6 +58,9 @@ func writeReport(w io.Writer, cfg config, results []*result) {
 
 // label names the run in the report.
 func (r *result) label() string {
+	if r.baseline && r.perConn > 1 {
+		return fmt.Sprintf("%s (NATS watch per client, %d to a connection)", r.name, r.perConn)
+	}
 	if r.baseline {
 		return r.name + " (NATS watch per client)"
 	}

@@ -101,6 +101,7 @@ type result struct {
 	scenario
 	watchers int     // asked for
 	rate     float64 // puts per second asked for
+	perConn  int     // baseline: watchers to a NATS connection
 
 	connect *dialReport
 
@@ -194,7 +195,7 @@ func runScenario(ctx context.Context, cfg config, bin string, sc scenario, progr
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(progress, "%s: %s\n", sc.name, fmt.Sprintf(format, args...))
 	}
-	r := &result{scenario: sc, watchers: cfg.watchers, rate: cfg.rate}
+	r := &result{scenario: sc, watchers: cfg.watchers, rate: cfg.rate, perConn: cfg.watchersPerConn}
 	if sc.broadcast {
 		r.watchers, r.rate = cfg.broadcastWatchers, cfg.broadcastRate
 	}
