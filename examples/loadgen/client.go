@@ -12,31 +12,114 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ironkv/ironkv/internal/httpload"
 	"github.com/ironkv/ironkv/internal/loadstat"
 )
 
-// newClient returns an HTTP/1.1 client that keeps conns connections open
-// to one host and never opens more, so that conns goroutines each reuse
-// one keep-alive connection.
-func newClient(conns int) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        conns,
-			MaxIdleConnsPerHost: conns,
-			MaxConnsPerHost:     conns,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-			ForceAttemptHTTP2:   false,
-		},
+// The clients: lean (internal/httpload, one keep-alive connection and
+// goroutine each, as wrk does) and net/http's own.
+const (
+	clientLean    = "lean"
+	clientNetHTTP = "net/http"
+)
+
+// A client sends the requests of one contender: worker i of drive uses
+// connection i.
+type client interface {
+	do(ctx context.Context, worker int, method, path string, body []byte) error
+	close()
+}
+
+// newClient returns a client of the given kind for the server at addr
+// (host:port) with conns connections.
+func newClient(kind, addr string, conns int) client {
+	if kind == clientNetHTTP {
+		return netHTTPClient{base: "http://" + addr, c: &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConns:        conns,
+				MaxIdleConnsPerHost: conns,
+				MaxConnsPerHost:     conns,
+				IdleConnTimeout:     time.Minute,
+				DisableCompression:  true,
+				ForceAttemptHTTP2:   false,
+			},
+		}}
+	}
+	return &leanClient{addr: addr, conns: make([]*httpload.Conn, conns)}
+}
+
+// leanClient keeps one httpload.Conn per worker, opened on first use.
+type leanClient struct {
+	addr  string
+	conns []*httpload.Conn
+}
+
+func (c *leanClient) do(ctx context.Context, worker int, method, path string, body []byte) error {
+	conn := c.conns[worker]
+	if conn == nil {
+		var err error
+		if conn, err = httpload.Dial(ctx, c.addr, 30*time.Second); err != nil {
+			return err
+		}
+		c.conns[worker] = conn
+	}
+	r, err := conn.Do(ctx, method, path, nil, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if r.Status < 200 || r.Status > 299 {
+		return fmt.Errorf("%s %s: status %d", method, path, r.Status)
+	}
+	return nil
+}
+
+func (c *leanClient) close() {
+	for i, conn := range c.conns {
+		if conn != nil {
+			_ = conn.Close()
+			c.conns[i] = nil
+		}
 	}
 }
 
-// A target is what one contender is asked: a method and a URL per key.
+// netHTTPClient is net/http's client with a Transport that keeps as many
+// connections open to the server as there are workers, and never more.
+type netHTTPClient struct {
+	base string
+	c    *http.Client
+}
+
+// do sends one request and reads the answer to the end, so that the
+// connection is reused.
+func (c netHTTPClient) do(ctx context.Context, _ int, method, path string, value []byte) error {
+	var body io.Reader
+	if value != nil {
+		body = bytes.NewReader(value)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return err
+}
+
+func (c netHTTPClient) close() { c.c.CloseIdleConnections() }
+
+// A target is what one contender is asked: a method and a path per key.
 type target struct {
 	method string
-	urls   []string // one per preloaded key
+	paths  []string // one per preloaded key
 	value  []byte   // the PUT body; nil for GET
 }
 
@@ -68,7 +151,7 @@ func (s *sample) rate() float64 {
 // The goroutines carry the profiler label side=client. The sample has the
 // CPU time that the whole process used meanwhile (client, servers and
 // NATS), and that the rest of the machine did.
-func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Duration) *sample {
+func drive(ctx context.Context, c client, t target, conns int, d time.Duration) *sample {
 	type worker struct {
 		requests, errors int64
 		firstErr         string
@@ -89,8 +172,8 @@ func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Dura
 					if !t0.Before(deadline) {
 						return
 					}
-					url := t.urls[rng.IntN(len(t.urls))]
-					err := do(ctx, c, t.method, url, t.value)
+					path := t.paths[rng.IntN(len(t.paths))]
+					err := c.do(ctx, i, t.method, path, t.value)
 					w.requests++
 					w.hist.Record(time.Since(t0))
 					if err != nil {
@@ -119,27 +202,4 @@ func drive(ctx context.Context, c *http.Client, t target, conns int, d time.Dura
 		s.hist.Merge(&w.hist)
 	}
 	return s
-}
-
-// do sends one request and reads the answer to the end; an answer that is
-// not 2xx is an error.
-func do(ctx context.Context, c *http.Client, method, url string, value []byte) error {
-	var body io.Reader
-	if value != nil {
-		body = bytes.NewReader(value)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s %s: %s", method, url, resp.Status)
-	}
-	return err
 }

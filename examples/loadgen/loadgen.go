@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ type Config struct {
 	Modes     []embedded.Durability // one embedded NATS server per mode, in turn
 	Ops       []string              // opGet, opPut
 	Dir       string                // parent of the NATS data directories; "" = os.TempDir()
+	Client    string                // clientLean or clientNetHTTP
 }
 
 // The operations.
@@ -50,6 +52,7 @@ func defaultConfig() Config {
 		ValueSize: 128,
 		Modes:     []embedded.Durability{embedded.GroupCommit, embedded.SyncPeriodicLosesRecentWrites, embedded.SyncAlways},
 		Ops:       []string{opGet, opPut},
+		Client:    clientLean,
 	}
 }
 
@@ -69,6 +72,8 @@ func (c Config) validate() error {
 		return errors.New("-value-size must be between 0 and 524288 bytes")
 	case len(c.Modes) == 0:
 		return errors.New("-modes names no durability mode")
+	case c.Client != clientLean && c.Client != clientNetHTTP:
+		return fmt.Errorf("-client %q: use %s or %s", c.Client, clientLean, clientNetHTTP)
 	case len(c.Ops) == 0:
 		return errors.New("-ops names no operation")
 	}
@@ -205,10 +210,10 @@ func runMode(ctx context.Context, cfg Config, mode embedded.Durability, log io.W
 			err = errors.Join(err, s.shutdown(sctx))
 		}
 	}()
-	clients := map[string]*http.Client{}
+	clients := map[string]client{}
 	defer func() {
 		for _, c := range clients {
-			c.CloseIdleConnections()
+			c.close()
 		}
 	}()
 	for name, h := range map[string]http.Handler{contenderAPI: apiHandler(api), contenderBare: bareHandler(b)} {
@@ -217,15 +222,15 @@ func runMode(ctx context.Context, cfg Config, mode embedded.Durability, log io.W
 			return nil, err
 		}
 		servers[name] = s
-		clients[name] = newClient(cfg.Conns)
+		clients[name] = newClient(cfg.Client, strings.TrimPrefix(s.url, "http://"), cfg.Conns)
 	}
 
 	value := make([]byte, cfg.ValueSize)
 	_, _ = rand.Read(value)
 	for _, op := range cfg.Ops {
 		targets := map[string]target{
-			contenderAPI:  newTarget(op, servers[contenderAPI].url+apiPrefix+"/buckets/"+bucketName+"/keys/", keys, value),
-			contenderBare: newTarget(op, servers[contenderBare].url+barePrefix, keys, value),
+			contenderAPI:  newTarget(op, apiPrefix+"/buckets/"+bucketName+"/keys/", keys, value),
+			contenderBare: newTarget(op, barePrefix, keys, value),
 		}
 		byName := map[string]*result{}
 		for _, name := range []string{contenderBare, contenderAPI} {
@@ -284,12 +289,12 @@ func makeKeys(n int) []string {
 
 // newTarget returns the requests of op on the keys, under base.
 func newTarget(op, base string, keys []string, value []byte) target {
-	t := target{method: http.MethodGet, urls: make([]string, len(keys))}
+	t := target{method: http.MethodGet, paths: make([]string, len(keys))}
 	if op == opPut {
 		t.method, t.value = http.MethodPut, value
 	}
 	for i, k := range keys {
-		t.urls[i] = base + k
+		t.paths[i] = base + k
 	}
 	return t
 }

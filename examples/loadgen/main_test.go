@@ -34,6 +34,7 @@ func TestRun(t *testing.T) {
 		Modes:     []embedded.Durability{embedded.SyncPeriodicLosesRecentWrites},
 		Ops:       []string{opGet, opPut},
 		Dir:       t.TempDir(),
+		Client:    clientLean,
 	}
 	var out, log bytes.Buffer
 	results, err := run(t.Context(), cfg, &out, &log)
@@ -103,26 +104,28 @@ func TestDriveCountsErrors(t *testing.T) {
 		{http.StatusPreconditionFailed, true},
 		{http.StatusInternalServerError, true},
 	} {
-		t.Run(http.StatusText(tc.status), func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.WriteHeader(tc.status)
-			}))
-			defer srv.Close()
-			c := newClient(2)
-			defer c.CloseIdleConnections()
-			s := drive(t.Context(), c, newTarget(opPut, srv.URL+"/", []string{"a", "b"}, []byte("v")), 2, 50*time.Millisecond)
-			if s.requests == 0 {
-				t.Fatal("no requests")
-			}
-			want := int64(0)
-			if tc.allErrors {
-				want = s.requests
-			}
-			if s.errors != want {
-				t.Errorf("%d errors in %d requests, want %d (first: %s)", s.errors, s.requests, want, s.firstErr)
-			}
-		})
+		for _, kind := range []string{clientLean, clientNetHTTP} {
+			t.Run(kind+"/"+http.StatusText(tc.status), func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					w.WriteHeader(tc.status)
+				}))
+				defer srv.Close()
+				c := newClient(kind, strings.TrimPrefix(srv.URL, "http://"), 2)
+				defer c.close()
+				s := drive(t.Context(), c, newTarget(opPut, "/", []string{"a", "b"}, []byte("v")), 2, 50*time.Millisecond)
+				if s.requests == 0 {
+					t.Fatal("no requests")
+				}
+				want := int64(0)
+				if tc.allErrors {
+					want = s.requests
+				}
+				if s.errors != want {
+					t.Errorf("%d errors in %d requests, want %d (first: %s)", s.errors, s.requests, want, s.firstErr)
+				}
+			})
+		}
 	}
 }
 
