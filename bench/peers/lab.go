@@ -15,6 +15,7 @@ import (
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/httpapi"
+	"github.com/ironkv/ironkv/internal/httpload"
 	"github.com/ironkv/ironkv/internal/loadstat"
 	"github.com/ironkv/ironkv/kv"
 	"github.com/nats-io/nats.go/jetstream"
@@ -282,23 +283,18 @@ func (l *lab) serveHTTP(store *kv.Store, maxConc int) (client, error) {
 			fmt.Fprintf(l.log, "HTTP server: %v\n", err)
 		}
 	})
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        maxConc,
-		MaxIdleConnsPerHost: maxConc,
-		IdleConnTimeout:     5 * time.Minute,
-		DisableCompression:  true,
+	c := httpClient{
+		addr:  ln.Addr().String(),
+		base:  "/buckets/" + benchBucket + "/keys/",
+		conns: make(chan *httpload.Conn, maxConc),
 	}
 	l.onClose(func() {
-		tr.CloseIdleConnections()
+		c.close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		_ = h.Close()
 		wg.Wait()
 	})
-	return httpClient{
-		c:    &http.Client{Transport: tr, Timeout: time.Minute},
-		base: "http://" + ln.Addr().String() + "/buckets/" + benchBucket + "/keys/",
-	}, nil
+	return c, nil
 }

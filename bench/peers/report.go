@@ -309,9 +309,11 @@ const method = `- **durable**: an acknowledged write survives a power loss. iron
   reached over in-process connections (the HTTP row over loopback HTTP/1.1);
   etcd and Redis run as separate processes, reached over loopback TCP. One
   etcd client is shared (gRPC multiplexes the calls over one connection);
-  go-redis and net/http pool a connection per client.
-- cas: ironkv ` + "`Get`" + ` then ` + "`Update`" + ` (which reads the key once more, to refuse a
-  tombstone's revision); NATS KV ` + "`Get`" + ` then ` + "`Update`" + `; etcd ` + "`Get`" + ` then a ` + "`Txn`" + ` on
+  go-redis and the HTTP client (a lean HTTP/1.1 client, internal/httpload)
+  keep a connection per client.
+- cas: ironkv ` + "`Get`" + ` then ` + "`Update`" + ` (which would read the key once more to refuse a
+  tombstone's revision, but not for a revision its handle has just read as a
+  value); NATS KV ` + "`Get`" + ` then ` + "`Update`" + `; etcd ` + "`Get`" + ` then a ` + "`Txn`" + ` on
   ` + "`ModRevision`" + `; Redis ` + "`HMGET`" + ` then a Lua script by ` + "`EVALSHA`" + ` that compares a
   version field; HTTP ` + "`GET`" + ` for the ETag then ` + "`PUT`" + ` with ` + "`If-Match`" + `.
 - Everything, load generator included, shares the same CPUs and disk.

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/ironkv/ironkv/internal/httpload"
 	"github.com/ironkv/ironkv/kv"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -152,10 +152,14 @@ func (c natsClient) initCAS(ctx context.Context, key string, value []byte) error
 }
 
 // httpClient speaks to httpapi: PUT and GET of raw values, and a cas made
-// of a GET for the ETag and a PUT with If-Match.
+// of a GET for the ETag and a PUT with If-Match. It keeps a keep-alive
+// connection per concurrent client, with internal/httpload (a lean
+// HTTP/1.1 client, as wrk is), so that the client takes as little as
+// possible of the CPU the server shares with it.
 type httpClient struct {
-	c    *http.Client
-	base string // http://host:port/buckets/bench/keys/
+	addr  string
+	base  string              // /buckets/bench/keys/
+	conns chan *httpload.Conn // idle connections
 }
 
 func (c httpClient) put(ctx context.Context, key string, value []byte) error {
@@ -184,35 +188,54 @@ func (c httpClient) initCAS(ctx context.Context, key string, value []byte) error
 	return c.put(ctx, key, value)
 }
 
-// do sends one request, reads the answer to the end so that the connection
-// is reused, and returns its ETag. Anything but 200 is an error; 412 is a
-// conflict.
+// close closes the idle connections.
+func (c httpClient) close() {
+	for {
+		select {
+		case conn := <-c.conns:
+			_ = conn.Close()
+		default:
+			return
+		}
+	}
+}
+
+// do sends one request on an idle connection (a new one when none is
+// idle) and returns the answer's ETag. Anything but 200 is an error; 412 is
+// a conflict.
 func (c httpClient) do(ctx context.Context, method, key string, body []byte, ifMatch string) (string, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
+	var conn *httpload.Conn
+	select {
+	case conn = <-c.conns:
+	default:
+		var err error
+		if conn, err = httpload.Dial(ctx, c.addr, time.Minute); err != nil {
+			return "", err
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+key, r)
-	if err != nil {
-		return "", err
-	}
+	var header []string
 	if method == http.MethodGet {
-		req.Header.Set("Accept", "application/octet-stream")
+		header = append(header, "Accept: application/octet-stream")
 	}
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		header = append(header, "If-Match: "+ifMatch)
 	}
-	resp, err := c.c.Do(req)
+	resp, err := conn.Do(ctx, method, c.base+key, header, body)
 	if err != nil {
-		return "", err
+		_ = conn.Close()
+		return "", fmt.Errorf("%s %s: %w", method, key, err)
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	status, etag := resp.Status, string(resp.ETag)
+	select {
+	case c.conns <- conn:
+	default:
+		_ = conn.Close()
+	}
 	switch {
-	case resp.StatusCode == http.StatusPreconditionFailed:
+	case status == http.StatusPreconditionFailed:
 		return "", fmt.Errorf("%s %s: %w", method, key, errConflict)
-	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("%s %s: %s", method, key, resp.Status)
+	case status != http.StatusOK:
+		return "", fmt.Errorf("%s %s: status %d", method, key, status)
 	}
-	return resp.Header.Get("ETag"), err
+	return etag, nil
 }
