@@ -140,7 +140,9 @@
 // bytes for 30 seconds is dropped without a close frame. Clients send
 // nothing in this protocol; what they send anyway (the Ironflow SDKs send
 // nothing) is read and dropped, and a message over 4 KiB closes the
-// connection with 1009. Frames are not compressed.
+// connection with 1009. Frames are not compressed. The frames that are
+// ready for a client at once (a replay, or a client that fell behind) go
+// out in one write.
 //
 // Server-Sent Events carry the same JSON as data, named by type and with
 // the revision as id:
