@@ -604,16 +604,10 @@ func (ix *keyIndex) listUnder(p *Page, prefix, start, after string, walk func(st
 	atEnd := func(k string) bool {
 		return len(k) == len(end) && len(k) > 0 && unsafe.StringData(k) == unsafe.StringData(end)
 	}
-	n := 0
-	walk(start, func(k string) bool {
-		if atEnd(k) {
-			return false
-		}
-		n++
-		return true
-	})
-	// Counting first costs less than growing the slice.
-	p.Keys = make([]string, 0, n)
+	// One walk into a scratch slice, then one copy of the exact size: a
+	// second walk to count first would cost more than the copy.
+	sp := scratchKeys.Get().(*[]string)
+	keys := (*sp)[:0]
 	first := true
 	walk(start, func(k string) bool {
 		if atEnd(k) {
@@ -625,10 +619,23 @@ func (ix *keyIndex) listUnder(p *Page, prefix, start, after string, walk func(st
 				return true
 			}
 		}
-		p.Keys = append(p.Keys, k)
+		keys = append(keys, k)
 		return true
 	})
+	p.Keys = make([]string, len(keys))
+	copy(p.Keys, keys)
+	if cap(keys) <= maxScratchKeys {
+		clear(keys) // let the scratch hold no keys alive
+		*sp = keys[:0]
+		scratchKeys.Put(sp)
+	}
 }
+
+// maxScratchKeys bounds the scratch slices kept for reuse (1 MiB each).
+const maxScratchKeys = 1 << 16
+
+// scratchKeys holds the slices listUnder collects keys in.
+var scratchKeys = sync.Pool{New: func() any { return new([]string) }}
 
 // list returns a page of the keys that match f. The caller holds ix.mu
 // for reading.
