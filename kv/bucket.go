@@ -150,7 +150,7 @@ func (b *Bucket) Put(ctx context.Context, key string, value []byte) (uint64, err
 		return 0, err
 	}
 	gen := b.s.deleted.Load()
-	rev, err := b.kv.Put(ctx, k, value)
+	rev, err := b.publish(ctx, k, value, noExpectation)
 	if err != nil {
 		return 0, b.fail(ctx, "put", key, err)
 	}
@@ -170,19 +170,20 @@ func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, 
 		return 0, err
 	}
 	gen := b.s.deleted.Load()
-	rev, err := b.kv.Create(ctx, k, value)
-	// nats.go retries its compare-and-swap on a tombstone once; a delete
-	// racing with it makes that retry fail although the key never had a
-	// live value. Keep going while the latest message is a tombstone: each
+	rev, err := b.publish(ctx, k, value, 0)
+	// A key whose latest message is a tombstone has no live value: write
+	// on the condition that the tombstone is still the latest. A delete
+	// racing with that makes it fail although the key never had a live
+	// value, so keep going while the latest message is a tombstone: each
 	// failed attempt means another write landed, so this ends when the key
 	// is live (a real conflict) or a write of ours wins.
 	for attempt := 0; err != nil && attempt < maxCreateAttempts && errors.Is(classify(err), ErrConflict); attempt++ {
 		m, gerr := b.stream.GetLastMsgForSubject(ctx, b.prefix+k)
 		switch {
 		case gerr == nil && opOf(m.Header) != OpPut:
-			rev, err = b.kv.Update(ctx, k, value, m.Sequence)
+			rev, err = b.publish(ctx, k, value, m.Sequence)
 		case gerr != nil && errors.Is(classify(gerr), ErrKeyNotFound):
-			rev, err = b.kv.Create(ctx, k, value)
+			rev, err = b.publish(ctx, k, value, 0)
 		default:
 			attempt = maxCreateAttempts // live, or the read failed: report err
 		}
@@ -213,7 +214,7 @@ func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint6
 	if err := b.checkLive(ctx, "update", key, k, rev); err != nil {
 		return 0, err
 	}
-	nrev, err := b.kv.Update(ctx, k, value, rev)
+	nrev, err := b.publish(ctx, k, value, rev)
 	if err != nil {
 		return 0, b.conflict(ctx, "update", key, k, rev, err)
 	}
