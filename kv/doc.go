@@ -142,14 +142,15 @@
 // ErrInvalidBucketName, ErrInvalidConfig, ErrValueTooLarge, ErrBucketFull,
 // ErrUnavailable, ErrSlowConsumer, ErrClosed) with errors.Is and keeps the
 // NATS error in its chain. NATS errors are classified in one function. A
-// stale revision matches both of nats.go's revision-mismatch and key-exists
-// errors; kv reports it as ErrConflict. Context errors pass through.
+// stale revision is JetStream's wrong-last-sequence error (which nats.go's
+// ErrKeyExists matches); kv reports it as ErrConflict. Context errors pass
+// through.
 //
 // # Limits
 //
 //   - A write to a bucket that another process deleted under a live handle
-//     waits for nats.go's publish retries (about half a second) before it
-//     reports ErrBucketNotFound.
+//     waits for the publish retries (two, a quarter of a second apart, as
+//     nats.go's) before it reports ErrBucketNotFound.
 //   - A Bucket handle reads the bucket's limits when it is made; get a new
 //     handle after another process changes them.
 //   - Key indexes live as long as the Store (or until their bucket is
