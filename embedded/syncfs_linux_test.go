@@ -13,8 +13,8 @@ import (
 // directory, then fsync the file (what nats-server's sync-always does per
 // message), fdatasync it, or syncfs its file system (what GroupCommit does
 // once for every write waiting). With a single writer there is nothing to
-// share, so this is the whole difference between the two modes at one
-// writer; see BENCHMARKS.md.
+// share: this is the sync alone, and BENCHMARKS.md says where the rest of
+// the two modes' difference at one writer lies.
 func BenchmarkSyncCost(b *testing.B) {
 	dir := b.TempDir()
 	f, err := os.OpenFile(filepath.Join(dir, "1.blk"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

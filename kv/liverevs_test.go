@@ -95,8 +95,8 @@ func TestUpdateReadsOnlyUnknownRevisions(t *testing.T) {
 		t.Fatalf("update and delete on a fresh handle read the key %d times, want 1", n)
 	}
 
-	// The first handle knew r3 and r1 as puts; the key moved on, so the
-	// server refuses them without a read.
+	// The first handle knew r3 and r1 as puts; the key moved on since, and
+	// the server's compare-and-swap refuses them.
 	for _, rev := range []uint64{r1, r3} {
 		if _, err := b.Update(ctx, "k", []byte("x"), rev); !errors.Is(err, kv.ErrConflict) {
 			t.Fatalf("Update(k, rev %d) after delete = %v, want a conflict", rev, err)

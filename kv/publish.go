@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ironkv/ironkv/internal/backoff"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -53,12 +54,8 @@ func (b *Bucket) publish(ctx context.Context, k string, value []byte, expect uin
 	// No responders: the stream may be between leaders; try again a
 	// little later, as nats.go does.
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < publishRetryTimes; r++ {
-		t := time.NewTimer(publishRetryWait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		// An ended ctx fails the request that follows.
+		_ = backoff.Sleep(ctx, publishRetryWait)
 		resp, err = b.s.nc.RequestMsgWithContext(ctx, m)
 	}
 	if errors.Is(err, nats.ErrNoResponders) {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/internal/backoff"
 )
 
 // apiPrefix is where examples/server mounts the API.
@@ -236,7 +237,7 @@ func runScenario(ctx context.Context, cfg config, bin string, sc scenario, progr
 	}
 
 	// Server memory with the bucket and no watcher.
-	if err := sleep(ctx, cfg.settle); err != nil {
+	if err := backoff.Sleep(ctx, cfg.settle); err != nil {
 		return nil, err
 	}
 	if r.rssIdle, err = procRSS(srv.pid); err != nil {
@@ -294,7 +295,7 @@ func runScenario(ctx context.Context, cfg config, bin string, sc scenario, progr
 	}
 
 	// Server memory with the watchers open and idle.
-	if err := sleep(ctx, cfg.settle); err != nil {
+	if err := backoff.Sleep(ctx, cfg.settle); err != nil {
 		return nil, err
 	}
 	if r.rssWatching, err = procRSS(srv.pid); err != nil {
@@ -494,18 +495,6 @@ func (s *consumerSampler) stop() (lo, hi int, err error) {
 	s.cancel()
 	<-s.done
 	return s.min, s.max, s.err
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // waitFor polls done until it reports true, for at most timeout; it

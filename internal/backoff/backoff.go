@@ -1,4 +1,5 @@
-// Package backoff paces the compare-and-swap retries of config and secrets.
+// Package backoff waits between retries: the compare-and-swap retries of
+// config and secrets, and kv's publishes that no stream answered.
 package backoff
 
 import (
@@ -12,7 +13,12 @@ import (
 // It returns ctx's error when ctx ends first.
 func Pause(ctx context.Context, attempt int) error {
 	limit := time.Millisecond << min(attempt-1, 6)
-	t := time.NewTimer(rand.N(limit) + time.Microsecond)
+	return Sleep(ctx, rand.N(limit)+time.Microsecond)
+}
+
+// Sleep waits for d, or returns ctx's error when ctx ends first.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -182,17 +182,17 @@ func (c *Conn) roundTrip() (*Response, error) {
 		}
 		value = bytes.TrimSpace(value)
 		switch {
-		case asciiEqualFold(name, "Content-Length"):
+		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.Atoi(string(value))
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("httpload: bad Content-Length %q", value)
 			}
 			length = n
-		case asciiEqualFold(name, "Transfer-Encoding"):
-			chunked = asciiEqualFold(value, "chunked")
-		case asciiEqualFold(name, "Connection"):
-			closing = asciiEqualFold(value, "close")
-		case asciiEqualFold(name, "ETag"):
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			closing = bytes.EqualFold(value, []byte("close"))
+		case bytes.EqualFold(name, []byte("ETag")):
 			r.ETag = append(r.ETag, value...)
 		}
 	}
@@ -269,23 +269,4 @@ func (c *Conn) readChunked() error {
 			return fmt.Errorf("httpload: chunk not followed by CRLF: %v", err)
 		}
 	}
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
