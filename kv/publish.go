@@ -27,6 +27,15 @@ const (
 	publishRetryTimes = jetstream.DefaultPubRetryAttempts
 )
 
+// withDefaultTimeout bounds a request whose ctx has no deadline, as
+// nats.go's jetstream package does.
+func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, publishTimeout)
+}
+
 // hdrExpectedLastSubjSeq makes a write conditional on the key's latest
 // revision.
 const hdrExpectedLastSubjSeq = "Nats-Expected-Last-Subject-Sequence"
@@ -41,11 +50,8 @@ const noExpectation = ^uint64(0)
 // stream answers after the retries, a *jetstream.APIError when the stream
 // refuses, jetstream.ErrInvalidJSAck, or the connection's.
 func (b *Bucket) publish(ctx context.Context, k string, value []byte, expect uint64) (uint64, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
 	m := &nats.Msg{Subject: b.prefix + k, Data: value}
 	if expect != noExpectation {
 		m.Header = nats.Header{hdrExpectedLastSubjSeq: []string{strconv.FormatUint(expect, 10)}}
