@@ -420,9 +420,15 @@ func (ix *keyIndex) apply(m jetstream.Msg) {
 	defer ix.mu.Unlock()
 	if kerr == nil {
 		if op == OpPut {
-			if _, ok := ix.tree.Get(key); !ok {
-				// A copy, so that the index does not keep the whole
-				// subject of the message alive.
+			// A copy, so that the index does not keep the whole subject of
+			// the message alive. The build reads each key once, so it
+			// inserts without a lookup; later, most puts rewrite a key the
+			// index holds, which a lookup finds without a copy.
+			if ix.building {
+				if _, replaced := ix.tree.Set(strings.Clone(key)); !replaced {
+					ix.bytes.Add(int64(len(key) + keyOverhead))
+				}
+			} else if _, ok := ix.tree.Get(key); !ok {
 				ix.tree.Set(strings.Clone(key))
 				ix.bytes.Add(int64(len(key) + keyOverhead))
 			}
