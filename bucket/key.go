@@ -177,6 +177,26 @@ func decode(s string) (key, problem string) {
 	if len(s) > MaxKeyLen {
 		return "", fmt.Sprintf("%d bytes long, over the limit of %d", len(s), MaxKeyLen)
 	}
+	raw := true
+	for i := 0; i < len(s) && raw; i++ {
+		raw = rawKeyByte[s[i]]
+	}
+	// Nothing escaped, the usual case: the key is the string itself.
+	key = s
+	if !raw {
+		if key, problem = unescape(s); problem != "" {
+			return "", problem
+		}
+	}
+	if p := keyProblem(key); p != "" {
+		return "", fmt.Sprintf("decodes to %s, which is not a valid key: %s", quote(key), p)
+	}
+	return key, ""
+}
+
+// unescape returns the bytes that s, a key in NATS form, escapes, or what
+// is wrong with its escapes or bytes.
+func unescape(s string) (key, problem string) {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -204,11 +224,7 @@ func decode(s string) (key, problem string) {
 			return "", fmt.Sprintf("byte 0x%02X at byte %d is outside [-/_.A-Za-z0-9] and must be escaped as =%02X", c, i, c)
 		}
 	}
-	key = string(b)
-	if p := keyProblem(key); p != "" {
-		return "", fmt.Sprintf("decodes to %s, which is not a valid key: %s", quote(key), p)
-	}
-	return key, ""
+	return string(b), ""
 }
 
 func isHex(c byte) bool {
