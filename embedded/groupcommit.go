@@ -121,10 +121,12 @@ func (g *groupCommit) wait(ctx context.Context) error {
 			// probably idle and the runtime's other threads have parked;
 			// the caller's next request to the in-process server needs
 			// them, and waking one then lengthens that round trip. A
-			// yield wakes one now, while the caller returns (Gosched
-			// starts an idle P's thread): kv's BenchmarkPublishAfterPause
-			// measured a publish after a syncfs at ~52 µs, ~37 µs with the
-			// yield. With callers waiting, starting g.run did the same.
+			// yield wakes one now, while the caller returns: Go 1.26's
+			// Gosched starts a thread for an idle P, which is how the
+			// scheduler behaves rather than a documented promise. kv's
+			// BenchmarkPublishAfterPause measured a publish after a syncfs
+			// at 50–68 µs, 35–37 µs with the yield. With callers waiting,
+			// starting g.run did the same.
 			runtime.Gosched()
 		}
 		return r.err
