@@ -409,8 +409,8 @@ func (ix *keyIndex) start(ctx context.Context, b *Bucket) error {
 
 // apply adds or removes the key of one message.
 func (ix *keyIndex) apply(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
+	pos, ok := parsePosition(m.Reply())
+	if !ok {
 		return
 	}
 	k, _ := strings.CutPrefix(m.Subject(), ix.prefix)
@@ -436,16 +436,16 @@ func (ix *keyIndex) apply(m jetstream.Msg) {
 			ix.bytes.Add(-int64(len(key) + keyOverhead))
 		}
 	}
-	if md.Sequence.Stream >= ix.applied {
-		ix.applied = md.Sequence.Stream
-		ix.lastTime, ix.lastHdr = md.Timestamp.UnixNano(), m.Headers()
+	if pos.seq >= ix.applied {
+		ix.applied = pos.seq
+		ix.lastTime, ix.lastHdr = pos.time, m.Headers()
 	}
 	if ix.wake != nil {
 		close(ix.wake)
 		ix.wake = nil
 	}
 	if ix.building {
-		ix.buildProgress(md.NumPending)
+		ix.buildProgress(pos.pending)
 	}
 }
 

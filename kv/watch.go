@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/nats-io/nats.go/jetstream"
@@ -214,8 +215,8 @@ func (b *Bucket) watchErr(ctx context.Context, filter string, err error) error {
 
 // handle receives every message of the consumer, in order.
 func (w *Watcher) handle(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
+	pos, ok := parsePosition(m.Reply())
+	if !ok {
 		return
 	}
 	w.mu.Lock()
@@ -223,7 +224,7 @@ func (w *Watcher) handle(m jetstream.Msg) {
 	if w.err != nil {
 		return
 	}
-	seq := md.Sequence.Stream
+	seq := pos.seq
 	if !w.synced && seq > w.start {
 		// A write made after the Watcher started: the snapshot is over,
 		// even if some of its messages were replaced before delivery.
@@ -231,7 +232,7 @@ func (w *Watcher) handle(m jetstream.Msg) {
 	}
 	if k, ok := strings.CutPrefix(m.Subject(), w.b.prefix); ok {
 		if key, err := bucket.DecodeKey(k); err == nil {
-			e := Entry{Bucket: w.b.name, Key: key, Revision: seq, Created: md.Timestamp, Op: opOf(m.Headers())}
+			e := Entry{Bucket: w.b.name, Key: key, Revision: seq, Created: time.Unix(0, pos.time), Op: opOf(m.Headers())}
 			if e.Op == OpPut {
 				e.Value = m.Data()
 			}
@@ -244,7 +245,7 @@ func (w *Watcher) handle(m jetstream.Msg) {
 	}
 	if !w.synced {
 		w.floor = max(w.floor, seq)
-		if md.NumPending == 0 {
+		if pos.pending == 0 {
 			w.sync()
 		}
 	}
