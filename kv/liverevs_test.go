@@ -24,17 +24,8 @@ func TestUpdateReadsOnlyUnknownRevisions(t *testing.T) {
 	store := kvtest.StoreOn(t, srv)
 	b := kvtest.NewBucket(t, store, bucket.Config{Name: "cas", Storage: bucket.MemoryStorage})
 
-	spy := kvtest.Connect(t, srv)
 	// Direct gets, by subject in the request's subject or in its body.
-	reads := make(chan *nats.Msg, 64)
-	for _, subj := range []string{"$JS.API.DIRECT.GET.KV_APP_cas", "$JS.API.DIRECT.GET.KV_APP_cas.>"} {
-		if _, err := spy.ChanSubscribe(subj, reads); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := spy.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	reads := spy(t, srv, "$JS.API.DIRECT.GET.KV_APP_cas", "$JS.API.DIRECT.GET.KV_APP_cas.>")
 	// readsOf returns how many reads of key came before the next read of
 	// "marker", which it makes.
 	readsOf := func(key string, bh *kv.Bucket) int {

@@ -159,16 +159,7 @@ func TestListingsProbeWhileCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := bucket.App.StreamName(name)
-	spy := kvtest.Connect(t, srv)
-	asked := make(chan *nats.Msg, 64)
-	for _, subj := range []string{"$JS.API.STREAM.INFO.>", "$JS.API.DIRECT.GET.>"} {
-		if _, err := spy.ChanSubscribe(subj, asked); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := spy.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	asked := spy(t, srv, "$JS.API.STREAM.INFO.>", "$JS.API.DIRECT.GET.>")
 	// questions returns how many stream infos and direct gets of the
 	// bucket's stream the Store asked for since the last call. A request
 	// for the info of another stream marks the end: one connection's
