@@ -108,7 +108,7 @@ func setSSEHeaders(w http.ResponseWriter) {
 // the client stops taking them. It returns why; a nil error means that the
 // connection failed.
 func (h *Handler) writeSSE(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, p watchRequest, sub *watch.Subscription) error {
-	pc := newPacer(ctx, ctx, h.sseBeat)
+	pc := newPacer(ctx, h.sseBeat)
 	defer pc.stop()
 	// An error means the writer has no deadlines (not net/http's); the
 	// stream then relies on the client's going away.

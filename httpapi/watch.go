@@ -232,29 +232,23 @@ func (h *Handler) kvEnd(ctx context.Context, lg streamLog, t target, filter stri
 	return h.endOf(ctx, lg, t, filter, err)
 }
 
-// pacer paces a stream's keepalives and bounds its writes. It works in
-// periods of the keepalive interval: next waits for an event until the
+// pacer paces an SSE stream's keepalives and bounds its writes. It works
+// in periods of the keepalive interval: next waits for an event until the
 // period ends and then reports errKeepalive; after the keepalive, start
-// begins the next period. Every write of a period must be done by the
-// period's end plus streamWriteTimeout, and ends with writeParent. A busy
-// stream makes no more contexts than an idle one: two per period.
+// begins the next period. Every write of a period must be done by
+// writeDeadline, the period's end plus streamWriteTimeout. A busy stream
+// makes no more contexts than an idle one: one per period.
 type pacer struct {
-	parent      context.Context // the stream's: ends the waits
-	writeParent context.Context // ends the writes
-	every       time.Duration
-	end         time.Time // of the period
-
+	parent        context.Context // the stream's: ends the waits
+	every         time.Duration
 	ctx           context.Context // ends with the period, for next
 	cancel        context.CancelFunc
-	writeCtx      context.Context // ends at the period's write deadline
-	writeCancel   context.CancelFunc
 	writeDeadline time.Time
 }
 
-// newPacer returns a pacer whose waits end with parent and whose writes end
-// with writeParent.
-func newPacer(parent, writeParent context.Context, every time.Duration) *pacer {
-	p := &pacer{parent: parent, writeParent: writeParent, every: every}
+// newPacer returns a pacer whose waits end with parent.
+func newPacer(parent context.Context, every time.Duration) *pacer {
+	p := &pacer{parent: parent, every: every}
 	p.start()
 	return p
 }
@@ -262,16 +256,14 @@ func newPacer(parent, writeParent context.Context, every time.Duration) *pacer {
 // start begins a period.
 func (p *pacer) start() {
 	p.stop()
-	p.end = time.Now().Add(p.every)
-	p.writeDeadline = p.end.Add(streamWriteTimeout)
-	p.ctx, p.cancel = context.WithDeadline(p.parent, p.end)
-	p.writeCtx, p.writeCancel = context.WithDeadline(p.writeParent, p.writeDeadline)
+	end := time.Now().Add(p.every)
+	p.writeDeadline = end.Add(streamWriteTimeout)
+	p.ctx, p.cancel = context.WithDeadline(p.parent, end)
 }
 
 func (p *pacer) stop() {
 	if p.cancel != nil {
 		p.cancel()
-		p.writeCancel()
 	}
 }
 
