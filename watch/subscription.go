@@ -95,24 +95,7 @@ func (s *Subscription) TryNext(ctx context.Context) (ev kv.Event, ok bool, err e
 		ev, err = s.readReplay(ctx, r)
 		return ev, err == nil, err
 	}
-	for {
-		ev, ok := s.take()
-		if !ok {
-			select {
-			case <-s.done:
-				if ev, ok = s.take(); !ok {
-					return kv.Event{}, false, s.endErr()
-				}
-			default:
-				return kv.Event{}, false, nil
-			}
-		}
-		if ev.Revision <= s.skipTo {
-			continue // the replay delivered it
-		}
-		s.last = ev.Revision
-		return ev, true, nil
-	}
+	return s.nextLive(ctx, false)
 }
 
 // Next returns the next event: replayed or snapshot entries and one
@@ -126,25 +109,41 @@ func (s *Subscription) Next(ctx context.Context) (kv.Event, error) {
 	if r := s.replay.Load(); r != nil {
 		return s.readReplay(ctx, r)
 	}
+	ev, _, err := s.nextLive(ctx, true)
+	return ev, err
+}
+
+// nextLive returns the next live event that the replay did not deliver,
+// with ok true; after the last one of an ended subscription, its error.
+// When none is queued it waits for one (until ctx ends) if wait is set,
+// and otherwise reports ok false and no error.
+func (s *Subscription) nextLive(ctx context.Context, wait bool) (kv.Event, bool, error) {
 	for {
 		ev, ok := s.take()
 		if !ok {
 			select {
-			case <-s.notify:
-				continue
 			case <-s.done:
 				if ev, ok = s.take(); !ok {
-					return kv.Event{}, s.endErr()
+					return kv.Event{}, false, s.endErr()
 				}
-			case <-ctx.Done():
-				return kv.Event{}, ctx.Err()
+			default:
+				if !wait {
+					return kv.Event{}, false, nil
+				}
+				select {
+				case <-s.notify:
+				case <-s.done:
+				case <-ctx.Done():
+					return kv.Event{}, false, ctx.Err()
+				}
+				continue
 			}
 		}
 		if ev.Revision <= s.skipTo {
 			continue // the replay delivered it
 		}
 		s.last = ev.Revision
-		return ev, nil
+		return ev, true, nil
 	}
 }
 
