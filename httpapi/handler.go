@@ -34,6 +34,7 @@ type Handler struct {
 // watch connections that Close ends.
 type core struct {
 	mux      *http.ServeMux
+	direct   func(w http.ResponseWriter, r *http.Request, path string) bool // routes some paths before mux; nil for none
 	keys     apiKeys
 	origins  []originRule
 	maxBody  int64
@@ -175,9 +176,12 @@ func (h *Handler) routes() {
 	h.handle("GET /buckets/{b}", h.getBucket)
 	h.handle("DELETE /buckets/{b}", h.deleteBucket)
 	h.handle("GET /buckets/{b}/keys", h.listKeys)
-	h.handle("GET /buckets/{b}/keys/{key...}", h.getKey)
-	h.handle("PUT /buckets/{b}/keys/{key...}", h.putKey)
-	h.handle("DELETE /buckets/{b}/keys/{key...}", h.deleteKey)
+	keyRoutes := keyRoutes{
+		get: h.handle(getKeyPattern, h.getKey),
+		put: h.handle(putKeyPattern, h.putKey),
+		del: h.handle(deleteKeyPattern, h.deleteKey),
+	}
+	h.direct = keyRoutes.serve
 	h.handle("GET /buckets/{b}/history/{key...}", h.history)
 	h.handleStream("GET /buckets/{b}/watch", h.watchWebSocket)
 	h.handleStream("GET /buckets/{b}/events", h.watchSSE)
@@ -193,9 +197,10 @@ func (h *Handler) routes() {
 	h.handle("/", notFound)
 }
 
-// handle registers fn for pattern behind the API key check.
-func (h *core) handle(pattern string, fn route) {
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// handle registers fn for pattern behind the API key check, and returns
+// what it registered.
+func (h *core) handle(pattern string, fn route) http.HandlerFunc {
+	f := func(w http.ResponseWriter, r *http.Request) {
 		if !h.keys.check(r) {
 			h.fail(w, r, errUnauthorized, target{})
 			return
@@ -203,7 +208,9 @@ func (h *core) handle(pattern string, fn route) {
 		if t, err := fn(w, r); err != nil {
 			h.fail(w, r, err, t)
 		}
-	})
+	}
+	h.mux.HandleFunc(pattern, f)
+	return f
 }
 
 // handleStream registers fn for pattern behind the API key check of the
@@ -324,6 +331,9 @@ func (h *core) serve(w *respWriter, r *http.Request) {
 		}
 	}
 	w.routed = true
+	if h.direct != nil && h.direct(w, r, p) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
