@@ -92,6 +92,18 @@
 // stands (it is the bucket's state at a moment within the call), and
 // otherwise the listing waits for the index and reads again.
 //
+// Applying the stream's last message is not always enough. A consumer
+// skips a message that the stream removed before the consumer reached it,
+// as an overwrite under the bucket's history limit removes a key's older
+// message; the key then shows only with its newer message, and an index
+// that stands between the two lacks a key that existed all along. This
+// happens during the build, when other clients write while it runs, and
+// whenever the consumer falls behind the writes. The index therefore
+// notes every skip, and after one a listing also asks the stream for its
+// newest message and waits until the index has applied it with no skip
+// since: only then does every key that exists show. Messages that follow
+// one another without a skip need no such question.
+//
 // The question is one round trip, in one of two forms. When the server is
 // not part of a cluster and the last message the index applied is small
 // (16 KiB or less), it is a direct get of the stream's last message, which
