@@ -99,10 +99,13 @@
 // that stands between the two lacks a key that existed all along. This
 // happens during the build, when other clients write while it runs, and
 // whenever the consumer falls behind the writes. The index therefore
-// notes every skip, and after one a listing also asks the stream for its
-// newest message and waits until the index has applied it with no skip
-// since: only then does every key that exists show. Messages that follow
-// one another without a skip need no such question.
+// notes every skip. After one, a listing takes the stream's newest message
+// N from a question asked while the index stood at A (the listing's own
+// question to the stream, or one more when a skip came later), and waits
+// until the index has applied N with no skip after A: every message
+// skipped up to A was removed by a write at or before N, so only then does
+// every key that exists show. Messages that follow one another without a
+// skip need no such question.
 //
 // The question is one round trip, in one of two forms. When the server is
 // not part of a cluster and the last message the index applied is small

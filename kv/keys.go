@@ -296,7 +296,7 @@ func (s *Store) liveKeys(ctx context.Context, si *jetstream.StreamInfo) *int64 {
 	ix.mu.RUnlock()
 	var n int64
 	count := func(ix *keyIndex) { n = int64(ix.tree.Len()) }
-	if !ready || ix.wait(ctx, si.State.LastSeq, si.State.Msgs == 0, count) != nil {
+	if !ready || ix.wait(ctx, si.State.LastSeq, si.State.Msgs == 0, anchor{}, count) != nil {
 		return nil
 	}
 	return &n
@@ -535,6 +535,7 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 	type answer struct {
 		current bool // the probe found the index current
 		info    *jetstream.StreamInfo
+		at      uint64 // the index's applied sequence when info was asked for
 		err     error
 	}
 	ix.mu.RLock()
@@ -548,15 +549,18 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 			answered <- answer{current: true}
 			return
 		}
+		ix.mu.RLock()
+		at := ix.applied
+		ix.mu.RUnlock()
 		info, err := b.streamState(ctx)
-		answered <- answer{info: info, err: err}
+		answered <- answer{info: info, at: at, err: err}
 	}()
 	read0 := uint64(0) // the applied sequence of the early read, 0 for none
-	consistent0 := false
+	consistent0, gap0 := false, uint64(0)
 	ix.mu.RLock()
 	if !ix.building && ix.err == nil && ix.applied > 0 {
 		read(ix)
-		read0, consistent0 = ix.applied, ix.consistent
+		read0, consistent0, gap0 = ix.applied, ix.consistent, ix.lastGap
 	}
 	ix.mu.RUnlock()
 	a := <-answered
@@ -568,7 +572,7 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 		if read0 == p.seq || read0 > p.seq && consistent0 {
 			return nil
 		}
-		return ix.wait(ctx, p.seq, false, read)
+		return ix.wait(ctx, p.seq, false, anchor{at: p.seq, newest: p.seq}, read)
 	}
 	if a.err != nil {
 		return a.err
@@ -585,10 +589,13 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 		// index read the old stream, whose sequences the new one reuses.
 		return errIndexStale
 	}
-	if read0 > 0 && read0 >= info.State.LastSeq && consistent0 {
+	// The stream's info is itself a check (see wait), taken while the
+	// index stood at a.at.
+	a0 := anchor{at: a.at, newest: info.State.LastSeq}
+	if read0 > 0 && read0 >= info.State.LastSeq && (consistent0 || a0.covers(read0, gap0)) {
 		return nil
 	}
-	return ix.wait(ctx, info.State.LastSeq, info.State.Msgs == 0, read)
+	return ix.wait(ctx, info.State.LastSeq, info.State.Msgs == 0, a0, read)
 }
 
 // probeQuestion names the last message an index applied, for probe.
@@ -687,20 +694,30 @@ func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error)
 	return info, nil
 }
 
+// anchor is a check of a stream against its index: the stream's newest
+// message was newest while the index had applied up to at. Every message
+// the index skipped up to at was removed before the index reached at, by a
+// write already in the stream then, at or before newest.
+type anchor struct {
+	at, newest uint64 // newest 0: no check
+}
+
+// covers reports whether an index that has applied up to applied, with its
+// last skip at lastGap, holds every key by the check: it has applied every
+// write up to newest, and skipped nothing after at.
+func (a anchor) covers(applied, lastGap uint64) bool {
+	return a.newest > 0 && applied >= a.newest && lastGap <= a.at
+}
+
 // wait runs read on the index once it has applied the stream's message
 // target and is consistent (see keyIndex.consistent), or at once when the
-// stream had no message (empty).
-//
-// An index that is not consistent becomes so by a check: wait asks the
-// stream for its newest message N while the index stands at A. Every
-// message skipped up to A was removed before the consumer reached A, by a
-// write already in the stream, at or before N: once the index has applied
-// N with no skip after A, it holds every key. A check also runs when the
-// index makes no progress for stallCheck: the awaited message may have
-// been removed, and the target becomes the bucket's newest message.
-func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, read func(*keyIndex)) error {
-	var checked bool
-	var anchorA, anchorN uint64 // the index stood at anchorA when the stream's newest message was anchorN
+// stream had no message (empty). An index that is not consistent becomes
+// so by a check (see anchor), given as a or made here: once it has applied
+// the newest message of the check with no skip since, it holds every key.
+// wait also checks when the index makes no progress for stallCheck: the
+// awaited message may have been removed, and the target becomes the
+// bucket's newest message.
+func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, a anchor, read func(*keyIndex)) error {
 	for {
 		ix.mu.Lock()
 		if ix.err != nil {
@@ -708,7 +725,7 @@ func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, read fu
 			ix.mu.Unlock()
 			return err
 		}
-		if checked && !ix.consistent && ix.applied >= anchorN && ix.lastGap <= anchorA {
+		if !ix.consistent && a.covers(ix.applied, ix.lastGap) {
 			ix.consistent = true
 		}
 		if empty || ix.applied >= target && ix.consistent {
@@ -718,26 +735,34 @@ func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, read fu
 		}
 		applied, b := ix.applied, ix.b
 		var wake chan struct{}
-		if applied < target || checked && applied < anchorN {
+		if applied < target || applied < a.newest {
 			if ix.wake == nil {
 				ix.wake = make(chan struct{})
 			}
 			wake = ix.wake
 		}
 		ix.mu.Unlock()
-		if wake != nil {
-			t := time.NewTimer(stallCheck)
-			select {
-			case <-wake:
-				t.Stop()
-				continue
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-				// No progress: check where the stream stands.
+		if wake == nil {
+			// Caught up, but with a skip since the last check: check again.
+			info, err := b.streamState(ctx)
+			if err != nil {
+				return err
 			}
+			empty = info.State.Msgs == 0
+			a = anchor{at: applied, newest: info.State.LastSeq}
+			continue
 		}
+		t := time.NewTimer(stallCheck)
+		select {
+		case <-wake:
+			t.Stop()
+			continue
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		// No progress: the awaited message may have been removed.
 		newest, err := ix.newest(ctx, b)
 		if err != nil {
 			return err
@@ -746,7 +771,7 @@ func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, read fu
 			empty = true // nothing left to wait for
 			continue
 		}
-		checked, anchorA, anchorN = true, applied, newest
+		a = anchor{at: applied, newest: newest}
 		target = min(target, newest)
 	}
 }
