@@ -39,7 +39,7 @@ const (
 // the API's patterns took ServeMux 0.84–0.91 µs and 13 allocations a
 // request in BenchmarkKeyRouting, against 0.47–0.52 µs and 5 here; a CPU
 // profile of durable puts over HTTP put ServeMux's search at about 2 µs a
-// request, its routing tree being out of the caches between requests.
+// request under load.
 type keyRoutes struct{ get, put, del http.HandlerFunc }
 
 // serve answers r and reports true when path, r's escaped path, is one of

@@ -141,8 +141,10 @@
 // at millions of keys), listings wait for it within their context, and
 // the Store logs its progress (WithLogger). Bucket.KeyCount counts live
 // keys from the same index; Store.BucketInfo and Buckets give the count as
-// bucket.Info.Keys when an index is already built, at no extra cost. See
-// BENCHMARKS.md for the figures.
+// bucket.Info.Keys when an index is already built, at no extra cost unless
+// the index skipped a message since its last check: then they ask the
+// stream once more and wait for the index to catch up. See BENCHMARKS.md
+// for the figures.
 //
 // Keys that are not in ironkv's encoding (written by other NATS clients,
 // such as "a=zz") are skipped by Keys and Watch; Get cannot address them.

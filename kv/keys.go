@@ -779,7 +779,7 @@ func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, a ancho
 // newest returns the sequence of the bucket's newest message, 0 when it
 // has none.
 func (ix *keyIndex) newest(ctx context.Context, b *Bucket) (uint64, error) {
-	info, err := b.stream.Info(ctx)
+	info, err := b.streamState(ctx)
 	if err != nil {
 		return 0, err
 	}
