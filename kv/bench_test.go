@@ -370,6 +370,28 @@ func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv
 			}
 			reportOps(b)
 		})
+		// paired lists every key and then the filter's keys in each
+		// iteration, and reports the filtered listing's time as a share
+		// of the full listing's: measured side by side, a change in the
+		// machine's load affects both alike.
+		b.Run("paired", func(b *testing.B) {
+			var all, filtered time.Duration
+			timed := func(f string, want int) time.Duration {
+				t0 := time.Now()
+				keys, err := kb.Keys(ctx, f)
+				d := time.Since(t0)
+				wantKeys(b, len(keys), err, want)
+				return d
+			}
+			timed(filter, n/10) // build the index
+			for b.Loop() {
+				all += timed("", n)
+				filtered += timed(filter, n/10)
+			}
+			b.ReportMetric(float64(all.Microseconds())/float64(b.N), "µs/all")
+			b.ReportMetric(float64(filtered.Microseconds())/float64(b.N), "µs/filtered")
+			b.ReportMetric(float64(filtered)/float64(all), "filtered/all")
+		})
 	})
 }
 
