@@ -255,7 +255,8 @@ func benchOps(ctx context.Context, b *testing.B, kb *kv.Bucket, raw jetstream.Ke
 // built before the timer starts. all/kv-first-call makes a new Store on a
 // new connection every iteration, so each call builds the index;
 // all/raw-first-call does the same with nats.go (new connection, open the
-// bucket, list) as its baseline.
+// bucket, list) as its baseline. filtered/paired times a full and a
+// filtered listing in turn and reports the filtered one's share.
 func BenchmarkKeys(b *testing.B) {
 	ctx := benchCtx(b)
 	srv := kvtest.NewServer(b, embedded.Config{InMemory: true})
