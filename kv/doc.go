@@ -90,7 +90,10 @@
 // client. A built index is read while that question is on its way; when
 // the answer shows nothing newer than what the index had applied, the read
 // stands (it is the bucket's state at a moment within the call), and
-// otherwise the listing waits for the index and reads again.
+// otherwise the listing waits for the index and reads again. The question
+// is asked from a goroutine of its own; where an idle core is slow to
+// wake (small virtual machines), that goroutine may start only once the
+// read is done, and a listing then takes the read plus one round trip.
 //
 // Applying the stream's last message is not always enough. A consumer
 // skips a message that the stream removed before the consumer reached it,
