@@ -47,7 +47,6 @@ func benchCtx(b *testing.B) context.Context {
 	return ctx
 }
 
-// reportOps adds an ops/s column, computed from the measured time.
 // processCPU returns the CPU time this process has used, false when
 // /proc cannot tell.
 func processCPU() (time.Duration, bool) {
@@ -66,6 +65,7 @@ func reportCPU(b *testing.B, start time.Duration, ok bool) {
 	}
 }
 
+// reportOps adds an ops/s column, computed from the measured time.
 func reportOps(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "ops/s")
