@@ -47,21 +47,18 @@ func benchCtx(b *testing.B) context.Context {
 	return ctx
 }
 
-// processCPU returns the CPU time this process has used, false when
-// /proc cannot tell.
-func processCPU() (time.Duration, bool) {
-	ours, _, ok := loadstat.CPUTimes()
-	return ours, ok
-}
-
-// reportCPU reports the CPU time of the whole process (the in-process
-// server and the garbage collector included) per iteration since start,
-// as cpu-µs/op: what the work costs the machine, whether or not it ran on
-// both cores at once. /proc counts in 10 ms ticks, so run for a second or
-// more.
-func reportCPU(b *testing.B, start time.Duration, ok bool) {
-	if now, ok2 := processCPU(); ok && ok2 {
-		b.ReportMetric(float64((now-start).Microseconds())/float64(b.N), "cpu-µs/op")
+// measureCPU starts counting the CPU time of the whole process (the
+// in-process server and the garbage collector included), and returns a
+// function that reports it per iteration as cpu-µs/op: what the work costs
+// the machine, whether or not it ran on both cores at once. /proc counts in
+// 10 ms ticks, so run for a second or more; where /proc cannot tell,
+// nothing is reported.
+func measureCPU(b *testing.B) (report func()) {
+	start, _, ok := loadstat.CPUTimes()
+	return func() {
+		if now, _, ok2 := loadstat.CPUTimes(); ok && ok2 {
+			b.ReportMetric(float64((now-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		}
 	}
 }
 
@@ -335,7 +332,7 @@ func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv
 			if _, err := kb.Keys(ctx, ""); err != nil { // build the index
 				b.Fatal(err)
 			}
-			cpu, ok := processCPU()
+			reportCPU := measureCPU(b)
 			for b.Loop() {
 				keys, err := kb.Keys(ctx, "")
 				if err != nil {
@@ -346,7 +343,7 @@ func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv
 				}
 			}
 			reportOps(b)
-			reportCPU(b, cpu, ok)
+			reportCPU()
 		})
 		b.Run("kv-first-call", func(b *testing.B) {
 			for b.Loop() {
@@ -375,7 +372,7 @@ func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv
 			if _, err := kb.Keys(ctx, filter); err != nil {
 				b.Fatal(err)
 			}
-			cpu, ok := processCPU()
+			reportCPU := measureCPU(b)
 			for b.Loop() {
 				keys, err := kb.Keys(ctx, filter)
 				if err != nil {
@@ -386,7 +383,7 @@ func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv
 				}
 			}
 			reportOps(b)
-			reportCPU(b, cpu, ok)
+			reportCPU()
 		})
 		b.Run("raw", func(b *testing.B) {
 			for b.Loop() {
