@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ironkv/ironkv/embedded"
+	"github.com/ironkv/ironkv/internal/inproc"
 )
 
 func TestCluster(t *testing.T) {
@@ -37,6 +38,10 @@ func TestCluster(t *testing.T) {
 	for i, n := range nodes {
 		if err := n.WaitJetStream(ctx); err != nil {
 			t.Fatalf("node %d WaitJetStream: %v", i, err)
+		}
+		// A stream's leader may be another node: kv must ask over NATS.
+		if offer := inproc.Lookup(n.NATS().ID()); offer == nil || offer.StreamState != nil {
+			t.Errorf("node %d offers kv %+v; want no in-process stream state", i, offer)
 		}
 	}
 

@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ironkv/ironkv/internal/durable"
+	"github.com/ironkv/ironkv/internal/inproc"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -48,7 +48,7 @@ type Server struct {
 	clusterURL string
 
 	commit     *groupCommit // nil unless durability is GroupCommit
-	unregister func()       // removes commit from the durable registry
+	unregister func()       // removes the server's offer to kv (see inproc)
 
 	closed       atomic.Bool
 	shutdownOnce sync.Once
@@ -157,8 +157,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			removeTemp()
 			return nil, err
 		}
-		s.unregister = durable.Register(ns.ID(), s)
 	}
+	offer := &inproc.Server{}
+	if s.commit != nil {
+		offer.Syncer = s
+	}
+	if cluster == nil {
+		offer.StreamState = (&streamStates{ns: ns, account: ns.GlobalAccount().GetName()}).state
+	}
+	s.unregister = inproc.Register(ns.ID(), offer)
 	if client != nil {
 		s.clientURL = listenURL(client.host, ns.Addr())
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ironkv/ironkv/embedded"
+	"github.com/ironkv/ironkv/kv"
 	"github.com/ironkv/ironkv/kvtest"
 	"github.com/nats-io/nats.go"
 )
@@ -29,4 +30,17 @@ func spy(t *testing.T, srv *embedded.Server, subjects ...string) <-chan *nats.Ms
 		t.Fatal(err)
 	}
 	return ch
+}
+
+// stateSources runs f twice: with Stores that read the states of streams
+// from the embedded server in process, and with Stores that ask over NATS,
+// as on a remote server. src is the Store option for each.
+func stateSources(t *testing.T, f func(t *testing.T, src kv.Option)) {
+	for _, local := range []bool{true, false} {
+		name := "over NATS"
+		if local {
+			name = "in process"
+		}
+		t.Run(name, func(t *testing.T) { f(t, kv.WithLocalState(local)) })
+	}
 }

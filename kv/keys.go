@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/ironkv/ironkv/bucket"
+	"github.com/ironkv/ironkv/internal/inproc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tidwall/btree"
@@ -528,9 +529,33 @@ const stallCheck = 100 * time.Millisecond
 // The question is a direct get of the last message the index applied when
 // the server can answer it alone (see probe), and the stream's info
 // otherwise or when the direct get does not show the index current.
+//
+// A standalone embedded server in this process answers without a round
+// trip (Store.local, while its account holds few streams): the barrier
+// then asks first and reads once.
 func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)) error {
 	if err := ix.start(ctx, b); err != nil {
 		return err
+	}
+	if b.s.local != nil {
+		ix.mu.RLock()
+		at := ix.applied
+		ix.mu.RUnlock()
+		if st, ok := b.s.local(ix.stream); ok {
+			info := streamInfoOf(st)
+			if err := ix.checkCreated(info); err != nil {
+				return err
+			}
+			a := anchor{at: at, newest: info.State.LastSeq}
+			ix.mu.RLock()
+			if info.State.Msgs > 0 && !ix.building && ix.err == nil && a.holds(ix.applied, ix.consistent, ix.lastGap) {
+				read(ix)
+				ix.mu.RUnlock()
+				return nil
+			}
+			ix.mu.RUnlock()
+			return ix.wait(ctx, info.State.LastSeq, info.State.Msgs == 0, a, read)
+		}
 	}
 	type answer struct {
 		current bool // the probe found the index current
@@ -578,24 +603,31 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 		return a.err
 	}
 	info := a.info
-	ix.mu.Lock()
-	if ix.created.IsZero() {
-		ix.created = info.Created
-	}
-	stale := !info.Created.Equal(ix.created)
-	ix.mu.Unlock()
-	if stale {
-		// Another client deleted the bucket and created it again: this
-		// index read the old stream, whose sequences the new one reuses.
-		return errIndexStale
+	if err := ix.checkCreated(info); err != nil {
+		return err
 	}
 	// The stream's info is itself a check (see wait), taken while the
 	// index stood at a.at.
 	a0 := anchor{at: a.at, newest: info.State.LastSeq}
-	if read0 > 0 && read0 >= info.State.LastSeq && (consistent0 || a0.covers(read0, gap0)) {
+	if read0 > 0 && a0.holds(read0, consistent0, gap0) {
 		return nil
 	}
 	return ix.wait(ctx, info.State.LastSeq, info.State.Msgs == 0, a0, read)
+}
+
+// checkCreated returns errIndexStale when info is of a stream created after
+// the one the index read: another client deleted the bucket and created it
+// again, and the new stream reuses the old one's sequences.
+func (ix *keyIndex) checkCreated(info *jetstream.StreamInfo) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.created.IsZero() {
+		ix.created = info.Created
+	}
+	if !info.Created.Equal(ix.created) {
+		return errIndexStale
+	}
+	return nil
 }
 
 // probeQuestion names the last message an index applied, for probe.
@@ -670,9 +702,15 @@ type streamStateReply struct {
 // count and last sequence: decoding the whole reply, the stream's
 // configuration included, cost a listing about 30 µs of CPU.
 func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error) {
+	name := b.stream.CachedInfo().Config.Name
+	if b.s.local != nil {
+		if st, ok := b.s.local(name); ok {
+			return streamInfoOf(st), nil
+		}
+	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+b.stream.CachedInfo().Config.Name, nil)
+	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+name, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -689,9 +727,14 @@ func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error)
 	if r.Created.IsZero() {
 		return nil, jetstream.ErrInvalidJetStreamResponse
 	}
-	info := &jetstream.StreamInfo{Created: r.Created}
-	info.State.Msgs, info.State.LastSeq = r.State.Msgs, r.State.LastSeq
-	return info, nil
+	return streamInfoOf(inproc.StreamState{Created: r.Created, Msgs: r.State.Msgs, LastSeq: r.State.LastSeq}), nil
+}
+
+// streamInfoOf returns the stream info that holds st, as a barrier reads it.
+func streamInfoOf(st inproc.StreamState) *jetstream.StreamInfo {
+	info := &jetstream.StreamInfo{Created: st.Created}
+	info.State.Msgs, info.State.LastSeq = st.Msgs, st.LastSeq
+	return info
 }
 
 // anchor is a check of a stream against its index: the stream's newest
@@ -700,6 +743,13 @@ func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error)
 // write already in the stream then, at or before newest.
 type anchor struct {
 	at, newest uint64 // newest 0: no check
+}
+
+// holds reports whether an index that has applied up to applied, is
+// consistent or not, and made its last skip at lastGap, holds every key as
+// of the check's newest message.
+func (a anchor) holds(applied uint64, consistent bool, lastGap uint64) bool {
+	return applied >= a.newest && (consistent || a.covers(applied, lastGap))
 }
 
 // covers reports whether an index that has applied up to applied, with its

@@ -279,211 +279,213 @@ func checkListing(t *testing.T, who, filter string, keys, space []string) {
 // run, a reader checks that every listing is strictly sorted, matches its
 // filter and lists only keys that were written.
 func TestKeysIndexAgreesWithStream(t *testing.T) {
-	const (
-		name         = "prop"
-		phases       = 4
-		writers      = 4
-		opsPerWriter = 60
-	)
-	ctx := ctxT(t)
-	seed := testSeed(t)
-	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-	js, err := jetstream.New(kvtest.Connect(t, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storeA := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	storeB := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	a := kvtest.NewBucket(t, storeA, bucket.Config{Name: name, TTL: time.Second, History: 3})
-	b, err := storeB.Bucket(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handles := []*kv.Bucket{a, b}
-
-	// A's index is built on the empty bucket, before any write.
-	if keys, err := a.Keys(ctx, ">"); err != nil || len(keys) != 0 {
-		t.Fatalf("empty bucket: Keys = %q, %v", keys, err)
-	}
-	viewA, viewB := indexView{"A", a}, indexView{"B", b}
-
-	// runPhase runs the writers on keys, and a reader of the Stores that
-	// checks the shape of every listing, until each writer has done its
-	// operations and until is closed (nil: no wait).
-	runPhase := func(phase int, keys []string, until <-chan struct{}) {
-		var wg, rg sync.WaitGroup
-		done := make(chan struct{})
-		listers := []*kv.Bucket{a}
-		if phase > 1 {
-			listers = append(listers, b) // B's index is built at checkpoint 1
+	stateSources(t, func(t *testing.T, src kv.Option) {
+		const (
+			name         = "prop"
+			phases       = 4
+			writers      = 4
+			opsPerWriter = 60
+		)
+		ctx := ctxT(t)
+		seed := testSeed(t)
+		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+		js, err := jetstream.New(kvtest.Connect(t, srv))
+		if err != nil {
+			t.Fatal(err)
 		}
-		rg.Go(func() {
-			r := rand.New(rand.NewPCG(seed, uint64(phase)<<8|0xff))
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				f := propFilters[r.IntN(len(propFilters))]
-				keys, err := listers[r.IntN(len(listers))].Keys(ctx, f)
-				if err != nil {
-					t.Errorf("phase %d: Keys(%q) while writing: %v", phase, f, err)
-					return
-				}
-				checkListing(t, fmt.Sprintf("phase %d", phase), f, keys, propKeys)
+		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: name, TTL: time.Second, History: 3})
+		b, err := storeB.Bucket(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handles := []*kv.Bucket{a, b}
+
+		// A's index is built on the empty bucket, before any write.
+		if keys, err := a.Keys(ctx, ">"); err != nil || len(keys) != 0 {
+			t.Fatalf("empty bucket: Keys = %q, %v", keys, err)
+		}
+		viewA, viewB := indexView{"A", a}, indexView{"B", b}
+
+		// runPhase runs the writers on keys, and a reader of the Stores that
+		// checks the shape of every listing, until each writer has done its
+		// operations and until is closed (nil: no wait).
+		runPhase := func(phase int, keys []string, until <-chan struct{}) {
+			var wg, rg sync.WaitGroup
+			done := make(chan struct{})
+			listers := []*kv.Bucket{a}
+			if phase > 1 {
+				listers = append(listers, b) // B's index is built at checkpoint 1
 			}
-		})
-		for w := range writers {
-			wg.Go(func() {
-				r := rand.New(rand.NewPCG(seed, uint64(phase)<<8|uint64(w)))
-				h := handles[w%len(handles)]
-				for i := 0; ; i++ {
-					if i >= opsPerWriter {
-						if until == nil {
-							return
-						}
-						select {
-						case <-until:
-							return
-						default:
-						}
+			rg.Go(func() {
+				r := rand.New(rand.NewPCG(seed, uint64(phase)<<8|0xff))
+				for {
+					select {
+					case <-done:
+						return
+					default:
 					}
-					if err := randomWrite(ctx, r, h, keys); err != nil {
-						t.Errorf("phase %d writer %d: %v", phase, w, err)
+					f := propFilters[r.IntN(len(propFilters))]
+					keys, err := listers[r.IntN(len(listers))].Keys(ctx, f)
+					if err != nil {
+						t.Errorf("phase %d: Keys(%q) while writing: %v", phase, f, err)
 						return
 					}
+					checkListing(t, fmt.Sprintf("phase %d", phase), f, keys, propKeys)
 				}
 			})
-		}
-		wg.Wait()
-		close(done)
-		rg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
-	}
-
-	for phase := range phases {
-		runPhase(phase, propKeys, nil)
-		views := []indexView{viewA}
-		if phase >= 1 {
-			views = append(views, viewB) // B's first listing builds its index mid-run
-		}
-		compareWithStream(ctx, t, js, name, fmt.Sprintf("after phase %d", phase), views...)
-	}
-
-	// Expiries while writers run: write half of the keys until the server
-	// has expired three of the others (their markers are watched with a
-	// plain ordered consumer).
-	var half []string
-	for i, k := range propKeys {
-		if i%2 == 0 {
-			half = append(half, k)
-		}
-	}
-	expiring := make(chan struct{})
-	var markers atomic.Int64
-	full, err := bucket.App.Qualify(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc, err := js.OrderedConsumer(ctx, bucket.App.StreamName(name), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$KV." + full + ".>"},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		HeadersOnly:    true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := mc.Consume(func(m jetstream.Msg) {
-		if m.Headers().Get(hdrMarker) == "MaxAge" && markers.Add(1) == 3 {
-			close(expiring)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopMarkers := sync.OnceFunc(func() {
-		cc.Stop()
-		<-cc.Closed()
-	})
-	t.Cleanup(stopMarkers)
-	runPhase(phases, half, expiring)
-	stopMarkers()
-	st := compareWithStream(ctx, t, js, name, "after expiries during writes", viewA, viewB)
-	t.Logf("%d expiry markers arrived while writers ran on %d of %d keys", markers.Load(), len(half), len(propKeys))
-
-	// Keep a few keys alive, through both Stores, while every other key
-	// expires: the index must drop exactly the expired ones.
-	keep := []string{"a.b", "t.1.2", "u:1"}
-	var round int
-	kvtest.Eventually(t, 20*time.Second, "every key but the kept ones expires", func() bool {
-		round++
-		for i, k := range keep {
-			if _, err := handles[(round+i)%2].Put(ctx, k, []byte("kept")); err != nil {
-				t.Fatal(err)
+			for w := range writers {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(seed, uint64(phase)<<8|uint64(w)))
+					h := handles[w%len(handles)]
+					for i := 0; ; i++ {
+						if i >= opsPerWriter {
+							if until == nil {
+								return
+							}
+							select {
+							case <-until:
+								return
+							default:
+							}
+						}
+						if err := randomWrite(ctx, r, h, keys); err != nil {
+							t.Errorf("phase %d writer %d: %v", phase, w, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(done)
+			rg.Wait()
+			if t.Failed() {
+				t.FailNow()
 			}
 		}
-		return slices.Equal(readStream(ctx, t, js, name).live, keep)
-	})
-	st = compareWithStream(ctx, t, js, name, "after the expiry of all but the kept keys", viewA, viewB)
-	if st.expired == 0 {
-		t.Fatal("no expiry marker in the stream: expiry was not exercised")
-	}
-	t.Logf("%d keys expired while %d were kept alive", st.expired, len(keep))
 
-	// Keys come back after their expiry markers.
-	runPhase(phases+1, propKeys, nil)
-	compareWithStream(ctx, t, js, name, "after writing over expiry markers", viewA, viewB)
-
-	// A third Store builds its index from a stream of values, tombstones
-	// and markers.
-	storeC := kvtest.StoreOn(t, srv)
-	c, err := storeC.Bucket(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	viewC := indexView{"C", c}
-	compareWithStream(ctx, t, js, name, "index built at the end", viewA, viewB, viewC)
-
-	// Everything expires.
-	kvtest.Eventually(t, 20*time.Second, "every key expires", func() bool {
-		return len(readStream(ctx, t, js, name).live) == 0
-	})
-	compareWithStream(ctx, t, js, name, "after every key expired", viewA, viewB, viewC)
-
-	// Delete the bucket: every Store's listing fails with ErrBucketNotFound.
-	if err := storeA.DeleteBucket(ctx, name); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []indexView{viewA, viewB, viewC} {
-		if keys, err := v.b.Keys(ctx, ">"); !errors.Is(err, kv.ErrBucketNotFound) {
-			t.Fatalf("store %s: Keys on the deleted bucket = %q, %v; want ErrBucketNotFound", v.name, keys, err)
+		for phase := range phases {
+			runPhase(phase, propKeys, nil)
+			views := []indexView{viewA}
+			if phase >= 1 {
+				views = append(views, viewB) // B's first listing builds its index mid-run
+			}
+			compareWithStream(ctx, t, js, name, fmt.Sprintf("after phase %d", phase), views...)
 		}
-	}
-	// A new bucket of the same name starts empty in every index, and its
-	// indexes follow the new writes only.
-	nb := kvtest.NewBucket(t, storeB, bucket.Config{Name: name})
-	na, err := storeA.Bucket(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []indexView{{"A", na}, {"B", nb}} {
-		if keys, err := v.b.Keys(ctx, ">"); err != nil || len(keys) != 0 {
-			t.Fatalf("store %s: Keys on the new bucket = %q, %v; want none", v.name, keys, err)
+
+		// Expiries while writers run: write half of the keys until the server
+		// has expired three of the others (their markers are watched with a
+		// plain ordered consumer).
+		var half []string
+		for i, k := range propKeys {
+			if i%2 == 0 {
+				half = append(half, k)
+			}
 		}
-	}
-	if _, err := na.Put(ctx, "a.b", []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := nb.Put(ctx, "u:2", []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	compareWithStream(ctx, t, js, name, "new bucket of the same name", indexView{"A", na}, indexView{"B", nb})
-	if got := readStream(ctx, t, js, name).live; !slices.Equal(got, []string{"a.b", "u:2"}) {
-		t.Fatalf("new bucket holds %q, want [a.b u:2]", got)
-	}
+		expiring := make(chan struct{})
+		var markers atomic.Int64
+		full, err := bucket.App.Qualify(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, err := js.OrderedConsumer(ctx, bucket.App.StreamName(name), jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{"$KV." + full + ".>"},
+			DeliverPolicy:  jetstream.DeliverNewPolicy,
+			HeadersOnly:    true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := mc.Consume(func(m jetstream.Msg) {
+			if m.Headers().Get(hdrMarker) == "MaxAge" && markers.Add(1) == 3 {
+				close(expiring)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopMarkers := sync.OnceFunc(func() {
+			cc.Stop()
+			<-cc.Closed()
+		})
+		t.Cleanup(stopMarkers)
+		runPhase(phases, half, expiring)
+		stopMarkers()
+		st := compareWithStream(ctx, t, js, name, "after expiries during writes", viewA, viewB)
+		t.Logf("%d expiry markers arrived while writers ran on %d of %d keys", markers.Load(), len(half), len(propKeys))
+
+		// Keep a few keys alive, through both Stores, while every other key
+		// expires: the index must drop exactly the expired ones.
+		keep := []string{"a.b", "t.1.2", "u:1"}
+		var round int
+		kvtest.Eventually(t, 20*time.Second, "every key but the kept ones expires", func() bool {
+			round++
+			for i, k := range keep {
+				if _, err := handles[(round+i)%2].Put(ctx, k, []byte("kept")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return slices.Equal(readStream(ctx, t, js, name).live, keep)
+		})
+		st = compareWithStream(ctx, t, js, name, "after the expiry of all but the kept keys", viewA, viewB)
+		if st.expired == 0 {
+			t.Fatal("no expiry marker in the stream: expiry was not exercised")
+		}
+		t.Logf("%d keys expired while %d were kept alive", st.expired, len(keep))
+
+		// Keys come back after their expiry markers.
+		runPhase(phases+1, propKeys, nil)
+		compareWithStream(ctx, t, js, name, "after writing over expiry markers", viewA, viewB)
+
+		// A third Store builds its index from a stream of values, tombstones
+		// and markers.
+		storeC := kvtest.StoreOn(t, srv, src)
+		c, err := storeC.Bucket(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viewC := indexView{"C", c}
+		compareWithStream(ctx, t, js, name, "index built at the end", viewA, viewB, viewC)
+
+		// Everything expires.
+		kvtest.Eventually(t, 20*time.Second, "every key expires", func() bool {
+			return len(readStream(ctx, t, js, name).live) == 0
+		})
+		compareWithStream(ctx, t, js, name, "after every key expired", viewA, viewB, viewC)
+
+		// Delete the bucket: every Store's listing fails with ErrBucketNotFound.
+		if err := storeA.DeleteBucket(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []indexView{viewA, viewB, viewC} {
+			if keys, err := v.b.Keys(ctx, ">"); !errors.Is(err, kv.ErrBucketNotFound) {
+				t.Fatalf("store %s: Keys on the deleted bucket = %q, %v; want ErrBucketNotFound", v.name, keys, err)
+			}
+		}
+		// A new bucket of the same name starts empty in every index, and its
+		// indexes follow the new writes only.
+		nb := kvtest.NewBucket(t, storeB, bucket.Config{Name: name})
+		na, err := storeA.Bucket(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []indexView{{"A", na}, {"B", nb}} {
+			if keys, err := v.b.Keys(ctx, ">"); err != nil || len(keys) != 0 {
+				t.Fatalf("store %s: Keys on the new bucket = %q, %v; want none", v.name, keys, err)
+			}
+		}
+		if _, err := na.Put(ctx, "a.b", []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nb.Put(ctx, "u:2", []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+		compareWithStream(ctx, t, js, name, "new bucket of the same name", indexView{"A", na}, indexView{"B", nb})
+		if got := readStream(ctx, t, js, name).live; !slices.Equal(got, []string{"a.b", "u:2"}) {
+			t.Fatalf("new bucket holds %q, want [a.b u:2]", got)
+		}
+	})
 }
 
 // TestKeysReadYourWritesAcrossConnections proves read-your-writes for
@@ -494,101 +496,103 @@ func TestKeysIndexAgreesWithStream(t *testing.T) {
 // second. It checks the literal filter of the key, a wildcard filter, and
 // every key.
 func TestKeysReadYourWritesAcrossConnections(t *testing.T) {
-	const iterations = 400
-	ctx := ctxT(t)
-	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-	storeA := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	storeB := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	storeN := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	a := kvtest.NewBucket(t, storeA, bucket.Config{Name: "ryw"})
-	b, err := storeB.Bucket(ctx, "ryw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	noise, err := storeN.Bucket(ctx, "ryw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keys, err := b.Keys(ctx, ">"); err != nil || len(keys) != 0 {
-		t.Fatalf("empty bucket: Keys = %q, %v", keys, err)
-	}
+	stateSources(t, func(t *testing.T, src kv.Option) {
+		const iterations = 400
+		ctx := ctxT(t)
+		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeN := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: "ryw"})
+		b, err := storeB.Bucket(ctx, "ryw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		noise, err := storeN.Bucket(ctx, "ryw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys, err := b.Keys(ctx, ">"); err != nil || len(keys) != 0 {
+			t.Fatalf("empty bucket: Keys = %q, %v", keys, err)
+		}
 
-	// A third client overwrites a few keys all along, so that B's index
-	// always has messages to apply and the stream's last message is
-	// replaced again and again.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var noiseWrites atomic.Int64
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
+		// A third client overwrites a few keys all along, so that B's index
+		// always has messages to apply and the stream's last message is
+		// replaced again and again.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var noiseWrites atomic.Int64
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := noise.Put(ctx, "noise."+strconv.Itoa(i%4), []byte("n")); err != nil {
+					t.Errorf("noise: %v", err)
+					return
+				}
+				noiseWrites.Add(1)
+			}
+		})
+		defer func() {
+			close(stop)
+			wg.Wait()
+		}()
+
+		contains := func(keys []string, k string) bool {
+			_, found := slices.BinarySearch(keys, k)
+			return found
+		}
+		page := func(filter string) []string {
+			t.Helper()
+			p, err := b.KeysPage(ctx, filter, "", 0)
+			if err != nil {
+				t.Fatalf("B: KeysPage(%q): %v", filter, err)
+			}
+			return p.Keys
+		}
+		var live []string
+		for i := range iterations {
+			k := fmt.Sprintf("ryw.%d.k:%d", i%5, i)
+			if _, err := a.Put(ctx, k, []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+			if got := page(k); !slices.Equal(got, []string{k}) {
+				t.Fatalf("iteration %d: B lists %q for the literal filter of %q, just put through A", i, got, k)
+			}
+			if got := page(fmt.Sprintf("ryw.%d.*", i%5)); !contains(got, k) {
+				t.Fatalf("iteration %d: B's Keys(\"ryw.%d.*\") lacks %q, just put through A", i, i%5, k)
+			}
+			if got := page(">"); !contains(got, k) {
+				t.Fatalf("iteration %d: B's Keys(\">\") lacks %q, just put through A", i, k)
+			}
+			switch i % 4 {
+			case 1:
+				err = a.Delete(ctx, k)
+			case 2:
+				err = a.Purge(ctx, k)
 			default:
+				live = append(live, k)
+				continue
 			}
-			if _, err := noise.Put(ctx, "noise."+strconv.Itoa(i%4), []byte("n")); err != nil {
-				t.Errorf("noise: %v", err)
-				return
+			if err != nil {
+				t.Fatal(err)
 			}
-			noiseWrites.Add(1)
+			if got := page(k); len(got) != 0 {
+				t.Fatalf("iteration %d: B lists %q for %q, just removed through A", i, got, k)
+			}
+			if got := page(">"); contains(got, k) {
+				t.Fatalf("iteration %d: B's Keys(\">\") still lists %q, just removed through A", i, k)
+			}
 		}
+		slices.Sort(live)
+		if got := page("ryw.>"); !slices.Equal(got, live) {
+			t.Fatalf("B's Keys(\"ryw.>\") = %q\nwant %q", got, live)
+		}
+		t.Logf("%d iterations against %d concurrent overwrites", iterations, noiseWrites.Load())
 	})
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-
-	contains := func(keys []string, k string) bool {
-		_, found := slices.BinarySearch(keys, k)
-		return found
-	}
-	page := func(filter string) []string {
-		t.Helper()
-		p, err := b.KeysPage(ctx, filter, "", 0)
-		if err != nil {
-			t.Fatalf("B: KeysPage(%q): %v", filter, err)
-		}
-		return p.Keys
-	}
-	var live []string
-	for i := range iterations {
-		k := fmt.Sprintf("ryw.%d.k:%d", i%5, i)
-		if _, err := a.Put(ctx, k, []byte("v")); err != nil {
-			t.Fatal(err)
-		}
-		if got := page(k); !slices.Equal(got, []string{k}) {
-			t.Fatalf("iteration %d: B lists %q for the literal filter of %q, just put through A", i, got, k)
-		}
-		if got := page(fmt.Sprintf("ryw.%d.*", i%5)); !contains(got, k) {
-			t.Fatalf("iteration %d: B's Keys(\"ryw.%d.*\") lacks %q, just put through A", i, i%5, k)
-		}
-		if got := page(">"); !contains(got, k) {
-			t.Fatalf("iteration %d: B's Keys(\">\") lacks %q, just put through A", i, k)
-		}
-		switch i % 4 {
-		case 1:
-			err = a.Delete(ctx, k)
-		case 2:
-			err = a.Purge(ctx, k)
-		default:
-			live = append(live, k)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := page(k); len(got) != 0 {
-			t.Fatalf("iteration %d: B lists %q for %q, just removed through A", i, got, k)
-		}
-		if got := page(">"); contains(got, k) {
-			t.Fatalf("iteration %d: B's Keys(\">\") still lists %q, just removed through A", i, k)
-		}
-	}
-	slices.Sort(live)
-	if got := page("ryw.>"); !slices.Equal(got, live) {
-		t.Fatalf("B's Keys(\"ryw.>\") = %q\nwant %q", got, live)
-	}
-	t.Logf("%d iterations against %d concurrent overwrites", iterations, noiseWrites.Load())
 }
 
 // TestKeysPagingWhileChanging proves that paging with KeysPage (after = the
@@ -807,42 +811,44 @@ func diff(want, got []string) (missing, extra []string) {
 // created a new one of the same name lists the new bucket's keys: neither
 // the keys of the deleted bucket nor ErrBucketNotFound.
 func TestKeysAfterBucketRecreatedByAnotherStore(t *testing.T) {
-	ctx := ctxT(t)
-	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-	storeA := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	storeB := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	a := kvtest.NewBucket(t, storeA, bucket.Config{Name: "again"})
-	for i := range 10 {
-		if _, err := a.Put(ctx, "old."+strconv.Itoa(i), nil); err != nil {
+	stateSources(t, func(t *testing.T, src kv.Option) {
+		ctx := ctxT(t)
+		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: "again"})
+		for i := range 10 {
+			if _, err := a.Put(ctx, "old."+strconv.Itoa(i), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := storeB.Bucket(ctx, "again")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	b, err := storeB.Bucket(ctx, "again")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keys, err := b.Keys(ctx, ">"); err != nil || len(keys) != 10 {
-		t.Fatalf("before: B lists %q, %v", keys, err)
-	}
-	if err := storeA.DeleteBucket(ctx, "again"); err != nil {
-		t.Fatal(err)
-	}
-	a = kvtest.NewBucket(t, storeA, bucket.Config{Name: "again"})
-	if _, err := a.Put(ctx, "new", nil); err != nil {
-		t.Fatal(err)
-	}
-	nb, err := storeB.Bucket(ctx, "again")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range []struct {
-		name string
-		b    *kv.Bucket
-	}{{"a new handle", nb}, {"the old handle", b}} {
-		if keys, err := h.b.Keys(ctx, ">"); err != nil || !slices.Equal(keys, []string{"new"}) {
-			t.Errorf("B, %s, after A deleted and re-created the bucket: Keys = %q, %v; want [new]", h.name, keys, err)
+		if keys, err := b.Keys(ctx, ">"); err != nil || len(keys) != 10 {
+			t.Fatalf("before: B lists %q, %v", keys, err)
 		}
-	}
+		if err := storeA.DeleteBucket(ctx, "again"); err != nil {
+			t.Fatal(err)
+		}
+		a = kvtest.NewBucket(t, storeA, bucket.Config{Name: "again"})
+		if _, err := a.Put(ctx, "new", nil); err != nil {
+			t.Fatal(err)
+		}
+		nb, err := storeB.Bucket(ctx, "again")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []struct {
+			name string
+			b    *kv.Bucket
+		}{{"a new handle", nb}, {"the old handle", b}} {
+			if keys, err := h.b.Keys(ctx, ">"); err != nil || !slices.Equal(keys, []string{"new"}) {
+				t.Errorf("B, %s, after A deleted and re-created the bucket: Keys = %q, %v; want [new]", h.name, keys, err)
+			}
+		}
+	})
 }
 
 // TestKeysWaitsForWritesWhenLastMessageRemoved proves that a listing
@@ -854,66 +860,68 @@ func TestKeysAfterBucketRecreatedByAnotherStore(t *testing.T) {
 // same way when it lands while the listing waits. The index's consumer is
 // paused on the server for a second to hold the index behind.
 func TestKeysWaitsForWritesWhenLastMessageRemoved(t *testing.T) {
-	const name = "removed"
-	ctx := ctxT(t)
-	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-	js, err := jetstream.New(kvtest.Connect(t, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	storeA := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	storeB := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	a := kvtest.NewBucket(t, storeA, bucket.Config{Name: name})
-	if _, err := a.Put(ctx, "x", nil); err != nil {
-		t.Fatal(err)
-	}
-	b, err := storeB.Bucket(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keys, err := b.Keys(ctx, ">"); err != nil || !slices.Equal(keys, []string{"x"}) {
-		t.Fatalf("B lists %q, %v; want [x]", keys, err)
-	}
+	stateSources(t, func(t *testing.T, src kv.Option) {
+		const name = "removed"
+		ctx := ctxT(t)
+		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+		js, err := jetstream.New(kvtest.Connect(t, srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: name})
+		if _, err := a.Put(ctx, "x", nil); err != nil {
+			t.Fatal(err)
+		}
+		b, err := storeB.Bucket(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys, err := b.Keys(ctx, ">"); err != nil || !slices.Equal(keys, []string{"x"}) {
+			t.Fatalf("B lists %q, %v; want [x]", keys, err)
+		}
 
-	// B's index is the only consumer of the stream.
-	st, err := js.Stream(ctx, bucket.App.StreamName(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var consumers []string
-	names := st.ConsumerNames(ctx)
-	for n := range names.Name() {
-		consumers = append(consumers, n)
-	}
-	if err := names.Err(); err != nil || len(consumers) != 1 {
-		t.Fatalf("consumers of the stream: %q, %v; want B's index alone", consumers, err)
-	}
-	if _, err := js.PauseConsumer(ctx, st.CachedInfo().Config.Name, consumers[0], time.Now().Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
+		// B's index is the only consumer of the stream.
+		st, err := js.Stream(ctx, bucket.App.StreamName(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var consumers []string
+		names := st.ConsumerNames(ctx)
+		for n := range names.Name() {
+			consumers = append(consumers, n)
+		}
+		if err := names.Err(); err != nil || len(consumers) != 1 {
+			t.Fatalf("consumers of the stream: %q, %v; want B's index alone", consumers, err)
+		}
+		if _, err := js.PauseConsumer(ctx, st.CachedInfo().Config.Name, consumers[0], time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
 
-	if _, err := a.Put(ctx, "y", nil); err != nil {
-		t.Fatal(err)
-	}
-	last, err := a.Put(ctx, "z", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Remove z's message without writing another: the stream's last
-	// sequence stays that of z, which no consumer will ever deliver.
-	full, err := bucket.App.Qualify(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+full+".z")); err != nil {
-		t.Fatal(err)
-	}
-	if info, err := st.Info(ctx); err != nil || info.State.LastSeq != last {
-		t.Fatalf("stream after removing z: %+v, %v; want last sequence %d", info, err, last)
-	}
-	start := time.Now()
-	keys, err := b.Keys(ctx, ">")
-	if err != nil || !slices.Equal(keys, []string{"x", "y"}) {
-		t.Fatalf("B lists %q, %v after %v; want [x y]: y was written before the listing and is still in the stream", keys, err, time.Since(start).Round(time.Millisecond))
-	}
+		if _, err := a.Put(ctx, "y", nil); err != nil {
+			t.Fatal(err)
+		}
+		last, err := a.Put(ctx, "z", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Remove z's message without writing another: the stream's last
+		// sequence stays that of z, which no consumer will ever deliver.
+		full, err := bucket.App.Qualify(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+full+".z")); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := st.Info(ctx); err != nil || info.State.LastSeq != last {
+			t.Fatalf("stream after removing z: %+v, %v; want last sequence %d", info, err, last)
+		}
+		start := time.Now()
+		keys, err := b.Keys(ctx, ">")
+		if err != nil || !slices.Equal(keys, []string{"x", "y"}) {
+			t.Fatalf("B lists %q, %v after %v; want [x y]: y was written before the listing and is still in the stream", keys, err, time.Since(start).Round(time.Millisecond))
+		}
+	})
 }

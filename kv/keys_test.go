@@ -91,71 +91,73 @@ func TestKeysFiltersAndPaging(t *testing.T) {
 // completed before it, also writes by another connection, and agrees with a
 // full read of the bucket after random writes by concurrent clients.
 func TestKeysReadYourWrites(t *testing.T) {
-	ctx := ctxT(t)
-	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-	reader := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	writer := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
-	wb := kvtest.NewBucket(t, writer, bucket.Config{Name: "ryw"})
-	rb, err := reader.Bucket(ctx, "ryw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keys, err := rb.Keys(ctx, ""); err != nil || len(keys) != 0 {
-		t.Fatalf("empty bucket: %q, %v", keys, err)
-	}
-	for i := range 200 {
-		k := fmt.Sprintf("k.%d", i)
-		if _, err := wb.Put(ctx, k, []byte("v")); err != nil {
+	stateSources(t, func(t *testing.T, src kv.Option) {
+		ctx := ctxT(t)
+		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+		reader := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		writer := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		wb := kvtest.NewBucket(t, writer, bucket.Config{Name: "ryw"})
+		rb, err := reader.Bucket(ctx, "ryw")
+		if err != nil {
 			t.Fatal(err)
 		}
-		keys, err := rb.Keys(ctx, k)
-		if err != nil || len(keys) != 1 {
-			t.Fatalf("after put %s: Keys = %q, %v", k, keys, err)
+		if keys, err := rb.Keys(ctx, ""); err != nil || len(keys) != 0 {
+			t.Fatalf("empty bucket: %q, %v", keys, err)
 		}
-		if i%3 == 0 {
-			wb.Delete(ctx, k)
-			if keys, _ := rb.Keys(ctx, k); len(keys) != 0 {
-				t.Fatalf("after delete %s: Keys = %q", k, keys)
+		for i := range 200 {
+			k := fmt.Sprintf("k.%d", i)
+			if _, err := wb.Put(ctx, k, []byte("v")); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-
-	// Concurrent random writers; then the index must match the truth.
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(w), 1))
-			for range 300 {
-				k := fmt.Sprintf("r.%d", r.IntN(50))
-				switch r.IntN(4) {
-				case 0:
-					wb.Delete(ctx, k)
-				case 1:
-					wb.Purge(ctx, k)
-				default:
-					wb.Put(ctx, k, []byte("v"))
+			keys, err := rb.Keys(ctx, k)
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("after put %s: Keys = %q, %v", k, keys, err)
+			}
+			if i%3 == 0 {
+				wb.Delete(ctx, k)
+				if keys, _ := rb.Keys(ctx, k); len(keys) != 0 {
+					t.Fatalf("after delete %s: Keys = %q", k, keys)
 				}
 			}
-		})
-	}
-	wg.Wait()
-	got, err := rb.Keys(ctx, "r.>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for i := range 50 {
-		k := fmt.Sprintf("r.%d", i)
-		if _, err := wb.Get(ctx, k); err == nil {
-			want = append(want, k)
-		} else if !errors.Is(err, kv.ErrKeyNotFound) {
+		}
+
+		// Concurrent random writers; then the index must match the truth.
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(w), 1))
+				for range 300 {
+					k := fmt.Sprintf("r.%d", r.IntN(50))
+					switch r.IntN(4) {
+					case 0:
+						wb.Delete(ctx, k)
+					case 1:
+						wb.Purge(ctx, k)
+					default:
+						wb.Put(ctx, k, []byte("v"))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		got, err := rb.Keys(ctx, "r.>")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	sort.Strings(want)
-	if !slices.Equal(got, want) {
-		t.Fatalf("index %q\n truth %q", got, want)
-	}
+		var want []string
+		for i := range 50 {
+			k := fmt.Sprintf("r.%d", i)
+			if _, err := wb.Get(ctx, k); err == nil {
+				want = append(want, k)
+			} else if !errors.Is(err, kv.ErrKeyNotFound) {
+				t.Fatal(err)
+			}
+		}
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("index %q\n truth %q", got, want)
+		}
+	})
 }
 
 func TestKeysExpiryAndRecreate(t *testing.T) {

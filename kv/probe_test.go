@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/embedded"
+	"github.com/ironkv/ironkv/internal/inproc"
 	"github.com/ironkv/ironkv/kv"
 	"github.com/ironkv/ironkv/kvtest"
 	"github.com/nats-io/nats.go"
@@ -146,11 +148,13 @@ func TestProbe(t *testing.T) {
 
 // TestListingsProbeWhileCurrent checks that listings on a built index,
 // with nothing written since, ask the server with the probe alone, and
-// that a write from another Store still shows in the next listing.
+// that a write from another Store still shows in the next listing. The
+// listing Store asks over NATS, as on a remote server; with the embedded
+// server in process it asks nothing at all (TestListingsAskInProcess).
 func TestListingsProbeWhileCurrent(t *testing.T) {
 	ctx := ctxT(t)
 	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-	store := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
+	store := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage), kv.WithLocalState(false))
 	other := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
 	const name = "spied"
 	b := kvtest.NewBucket(t, store, bucket.Config{Name: name})
@@ -159,34 +163,7 @@ func TestListingsProbeWhileCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := bucket.App.StreamName(name)
-	asked := spy(t, srv, "$JS.API.STREAM.INFO.>", "$JS.API.DIRECT.GET.>")
-	// questions returns how many stream infos and direct gets of the
-	// bucket's stream the Store asked for since the last call. A request
-	// for the info of another stream marks the end: one connection's
-	// messages arrive in order.
-	questions := func() (infos, probes int) {
-		t.Helper()
-		const marker = "$JS.API.STREAM.INFO.marker"
-		if err := store.Conn().Publish(marker, nil); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			var m *nats.Msg
-			select {
-			case m = <-asked:
-			case <-ctx.Done():
-				t.Fatal("the marker never reached the server")
-			}
-			switch m.Subject {
-			case marker:
-				return infos, probes
-			case "$JS.API.STREAM.INFO." + stream:
-				infos++
-			case "$JS.API.DIRECT.GET." + stream:
-				probes++
-			}
-		}
-	}
+	questions := asked(ctx, t, srv, store, stream)
 
 	if _, err := b.Put(ctx, "a", nil); err != nil {
 		t.Fatal(err)
@@ -211,5 +188,106 @@ func TestListingsProbeWhileCurrent(t *testing.T) {
 	}
 	if keys, err := b.Keys(ctx, ">"); err != nil || len(keys) != 2 {
 		t.Fatalf("listing after another Store wrote b: %q, %v; want [a b]", keys, err)
+	}
+}
+
+// asked returns a function that returns how many stream infos and direct
+// gets of stream the store asked srv for since its last call. It sends a
+// request for the info of another stream as a marker of the end: one
+// connection's messages arrive in order.
+func asked(ctx context.Context, t *testing.T, srv *embedded.Server, store *kv.Store, stream string) func() (infos, probes int) {
+	seen := spy(t, srv, "$JS.API.STREAM.INFO.>", "$JS.API.DIRECT.GET.>")
+	return func() (infos, probes int) {
+		t.Helper()
+		const marker = "$JS.API.STREAM.INFO.marker"
+		if err := store.Conn().Publish(marker, nil); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var m *nats.Msg
+			select {
+			case m = <-seen:
+			case <-ctx.Done():
+				t.Fatal("the marker never reached the server")
+			}
+			switch m.Subject {
+			case marker:
+				return infos, probes
+			case "$JS.API.STREAM.INFO." + stream:
+				infos++
+			case "$JS.API.DIRECT.GET." + stream:
+				probes++
+			}
+		}
+	}
+}
+
+// TestListingsAskInProcess checks that a Store on a standalone embedded
+// server of its own process lists keys without asking the server anything
+// over NATS, and still lists every write completed before: by another
+// Store, and by a plain NATS client. Once the account holds more streams
+// than the in-process read walks, listings ask over NATS again and stay
+// right.
+func TestListingsAskInProcess(t *testing.T) {
+	ctx := ctxT(t)
+	srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
+	store := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
+	other := kvtest.StoreOn(t, srv, kv.WithDefaultStorage(bucket.MemoryStorage))
+	const name = "local"
+	b := kvtest.NewBucket(t, store, bucket.Config{Name: name})
+	ob, err := other.Bucket(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(kvtest.Connect(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := bucket.App.Qualify(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := js.KeyValue(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	questions := asked(ctx, t, srv, store, bucket.App.StreamName(name))
+	list := func(want ...string) {
+		t.Helper()
+		if keys, err := b.Keys(ctx, ">"); err != nil || !slices.Equal(keys, want) {
+			t.Fatalf("Keys = %q, %v; want %q", keys, err, want)
+		}
+	}
+
+	if _, err := b.Put(ctx, "a", nil); err != nil {
+		t.Fatal(err)
+	}
+	list("a") // builds the index
+	questions()
+	for range 5 {
+		list("a")
+	}
+	if _, err := ob.Put(ctx, "b", nil); err != nil {
+		t.Fatal(err)
+	}
+	list("a", "b")
+	if _, err := raw.Put(ctx, "c", nil); err != nil {
+		t.Fatal(err)
+	}
+	list("a", "b", "c")
+	if infos, probes := questions(); infos != 0 || probes != 0 {
+		t.Fatalf("7 listings in process asked for %d stream infos and %d probes over NATS; want none", infos, probes)
+	}
+
+	for i := range inproc.MaxLocalStreams {
+		kvtest.NewBucket(t, store, bucket.Config{Name: fmt.Sprint("more", i)})
+	}
+	list("a", "b", "c") // finds the account too large for in-process reads
+	if err := ob.Delete(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	list("a", "c")
+	if infos, probes := questions(); infos+probes == 0 {
+		t.Fatalf("with more than %d streams in the account, listings asked nothing over NATS", inproc.MaxLocalStreams)
 	}
 }

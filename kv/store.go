@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/ironkv/ironkv/bucket"
-	"github.com/ironkv/ironkv/internal/durable"
+	"github.com/ironkv/ironkv/internal/inproc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -47,6 +47,9 @@ type Store struct {
 	opts   options
 	owned  bool
 	syncer Syncer // the group-commit barrier, nil without one
+	// local reads a stream's state from a standalone embedded server in
+	// this process without a round trip (see inproc.Server); nil otherwise.
+	local func(stream string) (inproc.StreamState, bool)
 
 	closed atomic.Bool
 	// deleted counts the buckets this Store deleted: revisions that
@@ -89,6 +92,7 @@ type options struct {
 	indexIdle      time.Duration
 	indexMemory    int64
 	logger         *slog.Logger
+	noLocal        bool // ask over NATS for stream states, as on a remote server
 }
 
 // Option configures a Store.
@@ -210,12 +214,16 @@ func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 		return nil, classify(err)
 	}
 	syncer := o.syncer
-	if !o.syncerSet {
-		if d := durable.Lookup(nc.ConnectedServerId()); d != nil {
-			syncer = d
+	var local func(string) (inproc.StreamState, bool)
+	if offer := inproc.Lookup(nc.ConnectedServerId()); offer != nil {
+		if !o.syncerSet && offer.Syncer != nil {
+			syncer = offer.Syncer
+		}
+		if !o.noLocal {
+			local = offer.StreamState
 		}
 	}
-	return &Store{nc: nc, js: js, ns: o.ns, opts: o, syncer: syncer, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
+	return &Store{nc: nc, js: js, ns: o.ns, opts: o, syncer: syncer, local: local, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
 }
 
 // Connect dials NATS at urls (comma-separated, as nats.Connect takes them),
