@@ -273,11 +273,14 @@ func benchOps(ctx context.Context, b *testing.B, kb *kv.Bucket, raw jetstream.Ke
 // all/raw-first-call does the same with nats.go (new connection, open the
 // bucket, list) as its baseline. filtered/paired/1 and filtered/paired/10
 // time a full listing and one or ten filtered ones in turn, and report a
-// filtered listing's share.
+// filtered listing's share. filtered/kv-over-nats lists through a second
+// Store that asks the stream's state over NATS, as a Store on a remote
+// server does, where kv's own Store reads it from the server in process.
 func BenchmarkKeys(b *testing.B) {
 	ctx := benchCtx(b)
 	srv := kvtest.NewServer(b, embedded.Config{InMemory: true})
 	store := kvtest.StoreOn(b, srv)
+	overNATS := kvtest.StoreOn(b, srv, kv.WithLocalState(false))
 	js := rawJetStream(b, srv, jetstream.WithPublishAsyncMaxPending(4096))
 	for _, size := range []struct {
 		name string
@@ -288,7 +291,11 @@ func BenchmarkKeys(b *testing.B) {
 			kb := kvtest.NewBucket(b, store, bucket.Config{Name: name, Storage: bucket.MemoryStorage})
 			loadKeys(ctx, b, js, kb, size.n)
 			raw := rawBucket(ctx, b, js, name)
-			benchKeysOf(ctx, b, srv, kb, raw, size.n)
+			ob, err := overNATS.Bucket(ctx, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchKeysOf(ctx, b, srv, kb, ob, raw, size.n)
 		})
 	}
 }
@@ -325,7 +332,7 @@ func groupKey(i int) string {
 	return "g" + strconv.Itoa(i%10) + "." + strconv.Itoa(i)
 }
 
-func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv.Bucket, raw jetstream.KeyValue, n int) {
+func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb, overNATS *kv.Bucket, raw jetstream.KeyValue, n int) {
 	const filter = "g1.>"
 	b.Run("all", func(b *testing.B) {
 		b.Run("kv", func(b *testing.B) {
@@ -368,23 +375,28 @@ func benchKeysOf(ctx context.Context, b *testing.B, srv *embedded.Server, kb *kv
 		})
 	})
 	b.Run("filtered", func(b *testing.B) {
-		b.Run("kv", func(b *testing.B) {
-			if _, err := kb.Keys(ctx, filter); err != nil {
-				b.Fatal(err)
-			}
-			reportCPU := measureCPU(b)
-			for b.Loop() {
-				keys, err := kb.Keys(ctx, filter)
-				if err != nil {
+		for _, c := range []struct {
+			name string
+			kb   *kv.Bucket
+		}{{"kv", kb}, {"kv-over-nats", overNATS}} {
+			b.Run(c.name, func(b *testing.B) {
+				if _, err := c.kb.Keys(ctx, filter); err != nil {
 					b.Fatal(err)
 				}
-				if len(keys) != n/10 {
-					b.Fatalf("%d keys, want %d", len(keys), n/10)
+				reportCPU := measureCPU(b)
+				for b.Loop() {
+					keys, err := c.kb.Keys(ctx, filter)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(keys) != n/10 {
+						b.Fatalf("%d keys, want %d", len(keys), n/10)
+					}
 				}
-			}
-			reportOps(b)
-			reportCPU()
-		})
+				reportOps(b)
+				reportCPU()
+			})
+		}
 		b.Run("raw", func(b *testing.B) {
 			for b.Loop() {
 				got, err := drain(raw.ListKeysFiltered(ctx, filter))
