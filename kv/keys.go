@@ -618,13 +618,21 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 // checkCreated returns errIndexStale when info is of a stream created after
 // the one the index read: another client deleted the bucket and created it
 // again, and the new stream reuses the old one's sequences.
+// The creation time is set once; until then the write lock is taken,
+// after that only the read lock, which listings that read meanwhile hold.
 func (ix *keyIndex) checkCreated(info *jetstream.StreamInfo) error {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if ix.created.IsZero() {
-		ix.created = info.Created
+	ix.mu.RLock()
+	created := ix.created
+	ix.mu.RUnlock()
+	if created.IsZero() {
+		ix.mu.Lock()
+		if ix.created.IsZero() {
+			ix.created = info.Created
+		}
+		created = ix.created
+		ix.mu.Unlock()
 	}
-	if !info.Created.Equal(ix.created) {
+	if !info.Created.Equal(created) {
 		return errIndexStale
 	}
 	return nil
