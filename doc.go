@@ -96,6 +96,10 @@
 //   - Listing keys builds an index per bucket on first use (seconds at
 //     millions of keys) and keeps it in memory until it goes unused for
 //     ten minutes or the Store's indexes outgrow their memory bound.
+//     Every listing first learns where the bucket's stream stands, so that
+//     it shows every write completed before it: one round trip to the
+//     server, or none for a Store on an embedded server of its own process
+//     whose account holds 16 streams or fewer.
 //   - Values are limited by the bucket's max_value_size or the server's
 //     max_payload (1 MiB by default) less 256 bytes kept for headers.
 //   - Replicas above 1 need a JetStream cluster (three embedded nodes on
