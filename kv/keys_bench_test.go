@@ -218,8 +218,9 @@ func benchKeysLarge(ctx context.Context, b *testing.B, srv *embedded.Server, sto
 	})
 	b.Run("barrier", func(b *testing.B) {
 		// A literal filter of a key that does not exist: what every
-		// listing pays before it reads the index (one stream info request
-		// and the wait for the index to apply what it returned).
+		// listing pays before it reads the index (the question to the
+		// stream, read in process here, and the wait for the index to
+		// apply what it returned).
 		b.Run("kv", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
