@@ -103,6 +103,15 @@
 // port, which Server.ClientURL reports. Without it the server opens no
 // client port at all.
 //
+// A kv.Store on a connection to a server of its own process (in-process or
+// TCP) finds two things the server offers it, by the server's ID and
+// without importing this package: the group-commit barrier, and, on a
+// standalone server, a read of a stream's state that needs no round trip,
+// which key listings use to make sure they show every write completed
+// before them. That read declines while the account holds more than 16
+// streams (nats-server reports a stream's state only along with every
+// other of the account), and kv then asks over NATS.
+//
 // # Clustering
 //
 // Nodes with the same Config.ClusterName, each with its own
