@@ -541,8 +541,7 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 		ix.mu.RLock()
 		at := ix.applied
 		ix.mu.RUnlock()
-		if st, ok := b.s.local(ix.stream); ok {
-			info := streamInfoOf(st)
+		if info, ok := b.localState(); ok {
 			if err := ix.checkCreated(info); err != nil {
 				return err
 			}
@@ -617,9 +616,9 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 
 // checkCreated returns errIndexStale when info is of a stream created after
 // the one the index read: another client deleted the bucket and created it
-// again, and the new stream reuses the old one's sequences.
-// The creation time is set once; until then the write lock is taken,
-// after that only the read lock, which listings that read meanwhile hold.
+// again, and the new stream reuses the old one's sequences. The creation
+// time is set once: until then it takes the write lock, after that only the
+// read lock, which listings that read meanwhile hold too.
 func (ix *keyIndex) checkCreated(info *jetstream.StreamInfo) error {
 	ix.mu.RLock()
 	created := ix.created
@@ -710,12 +709,10 @@ type streamStateReply struct {
 // count and last sequence: decoding the whole reply, the stream's
 // configuration included, cost a listing about 30 µs of CPU.
 func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error) {
-	name := b.stream.CachedInfo().Config.Name
-	if b.s.local != nil {
-		if st, ok := b.s.local(name); ok {
-			return streamInfoOf(st), nil
-		}
+	if info, ok := b.localState(); ok {
+		return info, nil
 	}
+	name := b.stream.CachedInfo().Config.Name
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+name, nil)
@@ -736,6 +733,20 @@ func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error)
 		return nil, jetstream.ErrInvalidJetStreamResponse
 	}
 	return streamInfoOf(inproc.StreamState{Created: r.Created, Msgs: r.State.Msgs, LastSeq: r.State.LastSeq}), nil
+}
+
+// localState reads the state of b's stream from an embedded server of this
+// process (Store.local); ok is false when the Store has no such server or
+// it declines, and the caller asks over NATS.
+func (b *Bucket) localState() (info *jetstream.StreamInfo, ok bool) {
+	if b.s.local == nil {
+		return nil, false
+	}
+	st, ok := b.s.local(b.stream.CachedInfo().Config.Name)
+	if !ok {
+		return nil, false
+	}
+	return streamInfoOf(st), true
 }
 
 // streamInfoOf returns the stream info that holds st, as a barrier reads it.
