@@ -18,6 +18,8 @@ var ErrInvalidConfig = errors.New("embedded: invalid config")
 
 const (
 	defaultSyncInterval = 2 * time.Minute
+	defaultCommitDelay  = time.Millisecond
+	maxCommitDelay      = 100 * time.Millisecond
 	defaultStartTimeout = 10 * time.Second
 )
 
@@ -50,6 +52,18 @@ type Config struct {
 	// OnSync, if set, is called after every group-commit sync, from the
 	// goroutine that syncs: keep it short. It serves metrics and tests.
 	OnSync func(SyncRecord)
+
+	// CommitDelay is the longest a group-commit sync waits for writes to
+	// join it, as PostgreSQL's commit_delay: once a sync has served two
+	// writes or more, the next one begins when as many writes wait as the
+	// last one served, or CommitDelay after the last one ended, whichever
+	// comes first. Under a steady load a sync rarely waits the whole
+	// delay, and fewer syncs, each serving more writes, leave more of the
+	// machine to the writes themselves; when the load falls, one sync
+	// waits the whole delay. A lone writer never waits. Zero means 1 ms;
+	// negative means never wait; more than 100 ms (PostgreSQL's bound) is
+	// an error. It applies to GroupCommit only.
+	CommitDelay time.Duration
 
 	// SyncInterval is the background fsync period of GroupCommit and
 	// SyncPeriodicLosesRecentWrites; zero means two minutes, JetStream's
@@ -122,6 +136,16 @@ func (c *Config) effectiveDurability() Durability {
 	return c.Durability
 }
 
+func (c *Config) commitDelay() time.Duration {
+	switch {
+	case c.CommitDelay == 0:
+		return defaultCommitDelay
+	case c.CommitDelay < 0:
+		return 0
+	}
+	return c.CommitDelay
+}
+
 func (c *Config) syncInterval() time.Duration {
 	if c.SyncInterval == 0 {
 		return defaultSyncInterval
@@ -153,6 +177,9 @@ func (c *Config) validate() (client, cluster *hostPort, routes []*url.URL, err e
 	}
 	if c.SyncInterval < 0 {
 		return nil, nil, nil, invalid("SyncInterval %v is negative", c.SyncInterval)
+	}
+	if c.CommitDelay > maxCommitDelay {
+		return nil, nil, nil, invalid("CommitDelay %v is more than %v; a delay that long would hold writes far longer than a sync takes (negative turns the delay off)", c.CommitDelay, maxCommitDelay)
 	}
 	if c.StartTimeout < 0 {
 		return nil, nil, nil, invalid("StartTimeout %v is negative", c.StartTimeout)

@@ -65,7 +65,12 @@
 //     streams rely on the cluster instead. A failed sync fails every later
 //     Sync (ErrSyncFailed) until the server restarts, as PostgreSQL
 //     treats a failed fsync. Give the data dir a file system of its own,
-//     so that a sync does not also flush unrelated files.
+//     so that a sync does not also flush unrelated files. Once a sync has
+//     served two writes or more, the next waits, as PostgreSQL's
+//     commit_delay, until as many writes wait as the last one served, or
+//     Config.CommitDelay (1 ms unless set) after the last one ended:
+//     fewer syncs, each serving more writes, leave more of the machine to
+//     the writes. A lone writer never waits.
 //   - SyncAlways fsyncs every write before acknowledging it, whichever
 //     client made it. An acknowledged write survives a process crash, a
 //     kernel crash and a power loss. Each write costs a disk flush of its

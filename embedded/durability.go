@@ -26,7 +26,8 @@ const (
 	// by plain NATS clients (the nats CLI, another program on ClientListen)
 	// get the periodic mode's promise unless the client calls Sync itself.
 	// Put the data dir on a file system of its own, so that a sync does not
-	// also flush unrelated files.
+	// also flush unrelated files. Config.CommitDelay lets a sync wait a
+	// moment for more writes to share it.
 	//
 	// A cluster member, and a system without syncfs(2) (anything but
 	// Linux), runs SyncAlways instead; Server.Durability says which.

@@ -50,19 +50,26 @@ type SyncStats struct {
 // Otherwise it joins the round that has not started yet and waits for it; a
 // syncing goroutine takes the whole round when it begins the sync, so that
 // every caller in a round arrived before its sync began. Callers that
-// arrive during a sync form the next round, which starts as soon as the
-// sync ends. The goroutine runs only while rounds are waiting.
+// arrive during a sync form the next round. After a round of one, the next
+// starts as soon as the sync ends; after a round of two or more, the
+// goroutine first lets the next round fill (see fill). The goroutine runs
+// only while rounds are waiting, or for at most one delay after.
 type groupCommit struct {
-	dir    *os.File // the store directory, whose file system is synced
-	syncfs func(*os.File) error
-	onSync func(SyncRecord)
-	joined func() // test hook: called after a caller joined a round
+	dir     *os.File // the store directory, whose file system is synced
+	delay   time.Duration
+	syncfs  func(*os.File) error
+	onSync  func(SyncRecord)
+	joined  func()        // test hook: called after a caller joined a round
+	filling func()        // test hook: called when a round starts to fill
+	quit    chan struct{} // closed by close: ends a fill at once
 
 	mu      sync.Mutex
 	next    *round // the round new callers join; nil when none waits
 	running bool   // a caller or the goroutine is syncing, or about to
 	closed  bool
-	failed  error // the first sync failure, permanent
+	failed  error         // the first sync failure, permanent
+	want    int           // callers the filling round waits for
+	full    chan struct{} // closed once the filling round has want callers; nil when none fills
 	wg      sync.WaitGroup
 
 	syncs, waiters, nanos atomic.Uint64
@@ -74,12 +81,14 @@ type round struct {
 	err     error // written before done is closed
 }
 
-func newGroupCommit(dir string, onSync func(SyncRecord)) (*groupCommit, error) {
+// newGroupCommit returns the barrier of the store directory dir. delay is
+// Config.CommitDelay as it applies: zero means no delay.
+func newGroupCommit(dir string, delay time.Duration, onSync func(SyncRecord)) (*groupCommit, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open data dir for group commit: %w", err)
 	}
-	return &groupCommit{dir: f, syncfs: syncFS, onSync: onSync}, nil
+	return &groupCommit{dir: f, delay: delay, syncfs: syncFS, onSync: onSync, quit: make(chan struct{})}, nil
 }
 
 // wait returns once a sync that began after the call has completed.
@@ -112,7 +121,7 @@ func (g *groupCommit) wait(ctx context.Context) error {
 			g.running = false
 		} else {
 			g.wg.Add(1)
-			go g.run()
+			go g.run(1)
 		}
 		g.mu.Unlock()
 		g.wg.Done()
@@ -136,6 +145,10 @@ func (g *groupCommit) wait(ctx context.Context) error {
 	}
 	r := g.next
 	r.waiters++
+	if g.full != nil && r.waiters >= g.want {
+		close(g.full)
+		g.full = nil
+	}
 	g.mu.Unlock()
 	if g.joined != nil {
 		g.joined()
@@ -149,10 +162,25 @@ func (g *groupCommit) wait(ctx context.Context) error {
 	}
 }
 
-// run syncs round after round until no caller waits.
-func (g *groupCommit) run() {
+// run syncs round after round until no caller waits; prev is the number of
+// callers the sync before served.
+func (g *groupCommit) run(prev int) {
 	defer g.wg.Done()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
+		if prev >= 2 && g.delay > 0 {
+			if timer == nil {
+				timer = time.NewTimer(g.delay)
+			} else {
+				timer.Reset(g.delay)
+			}
+			g.fill(prev, timer.C)
+		}
 		g.mu.Lock()
 		r := g.next
 		g.next = nil
@@ -162,8 +190,41 @@ func (g *groupCommit) run() {
 			return
 		}
 		g.mu.Unlock()
+		prev = r.waiters
 		g.sync(r)
 	}
+}
+
+// fill lets the next round grow before its sync begins, as PostgreSQL's
+// commit_delay does: it returns once the round has as many callers as the
+// last one (prev), when expired fires (Config.CommitDelay after the last
+// sync ended), or at close. Under a steady load the callers of the last
+// round come back within about a round's time, so a round rarely waits
+// the whole delay. A sync costs the machine about as much CPU as two or
+// three writes (the kernel's writeback and journal commit, measured at
+// 100–150 µs on a 2-CPU VM), and waiting roughly halves the number of
+// syncs. The ordering holds as before: a round is taken when its sync
+// begins, after every caller in it joined.
+func (g *groupCommit) fill(prev int, expired <-chan time.Time) {
+	g.mu.Lock()
+	if g.closed || g.failed != nil || g.next != nil && g.next.waiters >= prev {
+		g.mu.Unlock()
+		return
+	}
+	full := make(chan struct{})
+	g.want, g.full = prev, full
+	g.mu.Unlock()
+	if g.filling != nil {
+		g.filling()
+	}
+	select {
+	case <-full:
+	case <-expired:
+	case <-g.quit:
+	}
+	g.mu.Lock()
+	g.want, g.full = 0, nil
+	g.mu.Unlock()
 }
 
 // sync syncs the file system for round r, whose callers all arrived before
@@ -206,7 +267,10 @@ func (g *groupCommit) stats() SyncStats {
 // closes the directory.
 func (g *groupCommit) close() {
 	g.mu.Lock()
-	g.closed = true
+	if !g.closed {
+		g.closed = true
+		close(g.quit)
+	}
 	g.mu.Unlock()
 	g.wg.Wait()
 	_ = g.dir.Close()

@@ -14,12 +14,29 @@ import (
 // the test ends.
 func newTestCommit(t *testing.T, onSync func(SyncRecord)) *groupCommit {
 	t.Helper()
-	g, err := newGroupCommit(t.TempDir(), onSync)
+	g, err := newGroupCommit(t.TempDir(), defaultCommitDelay, onSync)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.close)
 	return g
+}
+
+// newRecordingCommit is newTestCommit with every sync recorded; records
+// returns the records so far.
+func newRecordingCommit(t *testing.T) (g *groupCommit, records func() []SyncRecord) {
+	var mu sync.Mutex
+	var syncs []SyncRecord
+	g = newTestCommit(t, func(r SyncRecord) {
+		mu.Lock()
+		syncs = append(syncs, r)
+		mu.Unlock()
+	})
+	return g, func() []SyncRecord {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]SyncRecord(nil), syncs...)
+	}
 }
 
 // gatedSync replaces g's sync with one that signals each start on started
@@ -44,13 +61,7 @@ func joins(g *groupCommit) <-chan struct{} {
 // calls and checks, from the recorded syncs, that every call returned only
 // after a sync that began after the call did and ended before it returned.
 func TestGroupCommitOrdering(t *testing.T) {
-	var mu sync.Mutex
-	var syncs []SyncRecord
-	g := newTestCommit(t, func(r SyncRecord) {
-		mu.Lock()
-		syncs = append(syncs, r)
-		mu.Unlock()
-	})
+	g, records := newRecordingCommit(t)
 	type call struct{ start, end time.Time }
 	const workers, each = 32, 50
 	calls := make([][]call, workers)
@@ -70,8 +81,7 @@ func TestGroupCommitOrdering(t *testing.T) {
 	}
 	wg.Wait()
 
-	mu.Lock()
-	defer mu.Unlock()
+	syncs := records()
 	var served int
 	for _, r := range syncs {
 		served += r.Waiters
@@ -145,6 +155,151 @@ func TestGroupCommitCoalesces(t *testing.T) {
 	}
 }
 
+// fills makes g report every time a round starts to fill.
+func fills(g *groupCommit) <-chan struct{} {
+	c := make(chan struct{}, 16)
+	g.filling = func() { c <- struct{}{} }
+	return c
+}
+
+// roundOfTwo runs a lone caller's sync, then a round of two callers, whose
+// sync it leaves blocked: the goroutine that runs it fills the next round
+// once release lets it end. It returns the three callers' results.
+func roundOfTwo(t *testing.T, g *groupCommit, started <-chan struct{}, release chan<- error, joined <-chan struct{}) <-chan error {
+	t.Helper()
+	results := make(chan error, 3)
+	go func() { results <- g.wait(context.Background()) }()
+	<-joined
+	<-started // the lone caller's sync
+	for range 2 {
+		go func() { results <- g.wait(context.Background()) }()
+		<-joined
+	}
+	release <- nil // the lone caller returns; a goroutine syncs the two
+	<-started
+	return results
+}
+
+// TestGroupCommitFills: after a sync that served two callers, the next one
+// waits until two callers have joined its round, not only the first.
+func TestGroupCommitFills(t *testing.T) {
+	g, records := newRecordingCommit(t)
+	g.delay = time.Hour // only a second caller can end the fill
+	started, release := gatedSync(g)
+	joined := joins(g)
+	filling := fills(g)
+
+	first := roundOfTwo(t, g, started, release, joined)
+	late := make(chan error, 2)
+	go func() { late <- g.wait(context.Background()) }()
+	<-joined // one caller waits for the next round
+	release <- nil
+	for range 3 {
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-filling:
+	case <-started:
+		release <- nil // let the sync end, so that close does not wait for it
+		t.Fatal("the sync after a round of two began with one caller in its round")
+	}
+	go func() { late <- g.wait(context.Background()) }()
+	<-joined
+	<-started // the second caller ended the fill
+	release <- nil
+	for range 2 {
+		if err := <-late; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if syncs := records(); len(syncs) != 3 || syncs[2].Waiters != 2 {
+		t.Fatalf("syncs %+v, want 3, the last serving 2 callers", syncs)
+	}
+}
+
+// TestGroupCommitFillEndsAtDelay: a round that does not fill starts its
+// sync CommitDelay after the sync before it ended.
+func TestGroupCommitFillEndsAtDelay(t *testing.T) {
+	g, records := newRecordingCommit(t)
+	g.delay = 5 * time.Millisecond
+	started, release := gatedSync(g)
+	joined := joins(g)
+
+	first := roundOfTwo(t, g, started, release, joined)
+	late := make(chan error, 1)
+	go func() { late <- g.wait(context.Background()) }()
+	<-joined
+	release <- nil
+	<-started // no second caller comes: the delay ends the fill
+	release <- nil
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncs := records()
+	if len(syncs) != 3 || syncs[2].Waiters != 1 {
+		t.Fatalf("syncs %+v, want 3, the last serving 1 caller", syncs)
+	}
+	if gap := syncs[2].Start.Sub(syncs[1].End); gap < g.delay {
+		t.Errorf("the unfilled round's sync began %v after the one before ended, want at least the delay %v", gap, g.delay)
+	}
+}
+
+// TestGroupCommitLoneWriterNeverWaits: one caller at a time syncs at once,
+// in its own goroutine, whatever the delay.
+func TestGroupCommitLoneWriterNeverWaits(t *testing.T) {
+	g := newTestCommit(t, nil)
+	g.delay = time.Hour
+	filling := fills(g)
+	for range 5 {
+		if err := g.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(filling); n != 0 {
+		t.Errorf("%d rounds filled for a lone writer", n)
+	}
+	if st := g.stats(); st.Syncs != 5 || st.Waiters != 5 {
+		t.Errorf("stats %+v, want 5 syncs of one caller", st)
+	}
+}
+
+// TestGroupCommitCloseEndsFill: close does not wait out a fill.
+func TestGroupCommitCloseEndsFill(t *testing.T) {
+	g, err := newGroupCommit(t.TempDir(), time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := gatedSync(g)
+	joined := joins(g)
+	filling := fills(g)
+
+	first := roundOfTwo(t, g, started, release, joined)
+	release <- nil
+	for range 3 {
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-filling // no caller waits; the goroutine fills for an hour
+	closed := make(chan struct{})
+	go func() {
+		g.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("close waited for the fill's delay")
+	}
+}
+
 // TestGroupCommitFailureIsPermanent: a failed sync fails its callers and
 // every later one, without another sync whose success would prove nothing.
 func TestGroupCommitFailureIsPermanent(t *testing.T) {
@@ -206,7 +361,7 @@ func TestGroupCommitContext(t *testing.T) {
 // TestGroupCommitClose: after close, callers get ErrServerClosed and no
 // goroutine is left (goleak in TestMain).
 func TestGroupCommitClose(t *testing.T) {
-	g, err := newGroupCommit(t.TempDir(), nil)
+	g, err := newGroupCommit(t.TempDir(), defaultCommitDelay, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

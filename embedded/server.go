@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.name = ns.Name()
 	if s.durability == GroupCommit {
-		if s.commit, err = newGroupCommit(s.dataDir, cfg.OnSync); err != nil {
+		if s.commit, err = newGroupCommit(s.dataDir, cfg.commitDelay(), cfg.OnSync); err != nil {
 			ns.Shutdown()
 			ns.WaitForShutdown()
 			removeTemp()

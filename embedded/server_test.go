@@ -235,6 +235,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"cluster without client listener", embedded.Config{ClusterName: "c", ClusterListen: "127.0.0.1:0", Routes: []string{"nats://127.0.0.1:6222"}}, "ClientListen"},
 		{"negative sync interval", embedded.Config{SyncInterval: -time.Second}, "SyncInterval"},
 		{"negative start timeout", embedded.Config{StartTimeout: -time.Second}, "StartTimeout"},
+		{"commit delay too long", embedded.Config{CommitDelay: time.Second}, "CommitDelay"},
 		{"negative max payload", embedded.Config{MaxPayload: -1}, "MaxPayload"},
 		{"unknown durability", embedded.Config{Durability: 7}, "Durability"},
 		{"memory with data dir", embedded.Config{InMemory: true, DataDir: "x"}, "mutually exclusive"},
