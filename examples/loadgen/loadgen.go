@@ -31,6 +31,9 @@ type Config struct {
 	Ops       []string              // opGet, opPut
 	Dir       string                // parent of the NATS data directories; "" = os.TempDir()
 	Client    string                // clientLean or clientNetHTTP
+	// CommitDelay is the servers' embedded.Config.CommitDelay: zero is
+	// the default, negative turns the delay off.
+	CommitDelay time.Duration
 }
 
 // The operations.
@@ -169,7 +172,7 @@ func runMode(ctx context.Context, cfg Config, mode embedded.Durability, log io.W
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 
-	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir, Durability: mode})
+	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir, Durability: mode, CommitDelay: cfg.CommitDelay})
 	if err != nil {
 		return nil, err
 	}

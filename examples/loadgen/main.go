@@ -10,7 +10,8 @@
 //
 // For each durability mode (-modes) the program starts an embedded NATS
 // server with file storage in a fresh temporary directory (group commit,
-// embedded.GroupCommit, the embedded default; JetStream's default periodic
+// embedded.GroupCommit, the embedded default, with -commit-delay as its
+// embedded.Config.CommitDelay; JetStream's default periodic
 // sync, embedded.SyncPeriodicLosesRecentWrites; and an fsync on every
 // write, embedded.SyncAlways), opens one kv.Store on an
 // in-process connection, creates a bucket and preloads -keys keys with
@@ -164,6 +165,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	ops := fs.String("ops", "get,put", "operations, comma-separated: get, put")
 	fs.StringVar(&cfg.Dir, "dir", "", "parent `directory` of the NATS data directories (default the system's temporary directory; on a tmpfs, fsync costs nothing)")
 	fs.StringVar(&cfg.Client, "client", cfg.Client, "the HTTP client: lean (a keep-alive connection per worker, one write per request, as wrk) or net/http (Go's own client, which costs several times the CPU per request)")
+	fs.DurationVar(&cfg.CommitDelay, "commit-delay", 0, "group commit's embedded.Config.CommitDelay: the longest a sync waits for as many writes as the last one served (0: the default, 1ms; negative: never wait)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err

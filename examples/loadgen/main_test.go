@@ -132,7 +132,7 @@ func TestDriveCountsErrors(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	cfg, profile, err := parseFlags([]string{
 		"-modes", "always, sync-periodic-loses-recent-writes", "-ops", "PUT",
-		"-conns", "8", "-duration", "1s", "-cpuprofile", "cpu.out",
+		"-conns", "8", "-duration", "1s", "-cpuprofile", "cpu.out", "-commit-delay", "-1ns",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestParseFlags(t *testing.T) {
 	if want := []embedded.Durability{embedded.SyncAlways, embedded.SyncPeriodicLosesRecentWrites}; !slices.Equal(cfg.Modes, want) {
 		t.Errorf("modes %v, want %v", cfg.Modes, want)
 	}
-	if !slices.Equal(cfg.Ops, []string{opPut}) || cfg.Conns != 8 || cfg.Duration != time.Second || profile != "cpu.out" {
+	if !slices.Equal(cfg.Ops, []string{opPut}) || cfg.Conns != 8 || cfg.Duration != time.Second || profile != "cpu.out" || cfg.CommitDelay != -1 {
 		t.Errorf("got %+v, profile %q", cfg, profile)
 	}
 
@@ -148,7 +148,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := defaultConfig(); !slices.Equal(def.Modes, want.Modes) || !slices.Equal(def.Ops, want.Ops) || def.Conns != 64 {
+	if want := defaultConfig(); !slices.Equal(def.Modes, want.Modes) || !slices.Equal(def.Ops, want.Ops) || def.Conns != 64 || def.CommitDelay != 0 {
 		t.Errorf("defaults %+v, want %+v", def, want)
 	}
 
