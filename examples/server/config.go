@@ -38,6 +38,11 @@ type Config struct {
 	// once a sync shared with the writes waiting at that moment flushed it.
 	Durability embedded.Durability
 
+	// CommitDelay is the embedded server's embedded.Config.CommitDelay:
+	// the longest a group-commit sync waits for as many writes as the last
+	// one served. Zero means the default (1 ms), negative never waits.
+	CommitDelay time.Duration
+
 	// NATSURLs, when set, connect to these NATS servers instead of running
 	// one in process.
 	NATSURLs []string
@@ -117,6 +122,10 @@ const (
 	defaultDataDir         = "./data"
 	defaultLogFormat       = "text"
 	defaultShutdownTimeout = 30 * time.Second
+
+	// maxCommitDelay is embedded's bound on Config.CommitDelay, checked
+	// here too so that the error names the flag.
+	maxCommitDelay = 100 * time.Millisecond
 )
 
 // defaultConfig returns the settings of a server started with no flags and
@@ -205,6 +214,7 @@ func (c *Config) validateNATS() error {
 			{c.DataDir != "", "-data (IRONKV_DATA)"},
 			{c.Memory, "-memory (IRONKV_MEMORY)"},
 			{c.Durability != embedded.GroupCommit, "-durability (IRONKV_DURABILITY)"},
+			{c.CommitDelay != 0, "-commit-delay (IRONKV_COMMIT_DELAY)"},
 			{c.NATSListen != "", "-nats-listen (IRONKV_NATS_LISTEN)"},
 			{c.ServerName != "", "-server-name (IRONKV_SERVER_NAME)"},
 			{c.clustered(), "-cluster-* (IRONKV_CLUSTER_*)"},
@@ -218,6 +228,9 @@ func (c *Config) validateNATS() error {
 	}
 	if _, err := embedded.ParseDurability(c.Durability.String()); err != nil {
 		return fmt.Errorf("-durability (IRONKV_DURABILITY): %w", err)
+	}
+	if c.CommitDelay > maxCommitDelay {
+		return fmt.Errorf("-commit-delay (IRONKV_COMMIT_DELAY) %v is more than %v: give a shorter delay, or a negative one to turn it off", c.CommitDelay, maxCommitDelay)
 	}
 	if c.Memory && c.DataDir != "" {
 		return fmt.Errorf("-memory (IRONKV_MEMORY) and -data (IRONKV_DATA) %q exclude each other: a memory server keeps nothing on disk", c.DataDir)

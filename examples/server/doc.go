@@ -66,12 +66,19 @@
 //	    sync-periodic-loses-recent-writes is JetStream's own default: it
 //	    fsyncs every two minutes, so a power loss or kernel crash can lose
 //	    the writes of the last two minutes (a process crash loses nothing).
+//	-commit-delay duration      IRONKV_COMMIT_DELAY      default 1ms
+//	    With group-commit: once a sync has served two writes or more, the
+//	    next waits until as many writes wait, or this long after the last
+//	    sync ended, as PostgreSQL's commit_delay. Under load that halves
+//	    the syncs and leaves their CPU to the writes; a lone writer never
+//	    waits. Negative never waits; at most 100ms.
 //	-nats urls                  IRONKV_NATS_URLS         default none
 //	    Use these NATS servers (nats://host:port, comma-separated; with
 //	    credentials, nats://user:password@host:port or nats://token@host:port)
 //	    instead of an embedded one. The remote servers' own configuration
 //	    decides storage and durability, so -data, -memory, -durability,
-//	    -nats-listen, -server-name and -cluster-* are refused with -nats.
+//	    -commit-delay, -nats-listen, -server-name and -cluster-* are
+//	    refused with -nats.
 //	    The server exits if they do not answer at startup, and reconnects
 //	    for ever afterwards (/ready says 503 meanwhile).
 //	-api-key key                IRONKV_API_KEYS          default none

@@ -63,6 +63,7 @@ var envVars = []struct{ flag, env string }{
 	{"data", "IRONKV_DATA"},
 	{"memory", "IRONKV_MEMORY"},
 	{"durability", "IRONKV_DURABILITY"},
+	{"commit-delay", "IRONKV_COMMIT_DELAY"},
 	{"nats", "IRONKV_NATS_URLS"},
 	{"api-key", "IRONKV_API_KEYS"},
 	{"allowed-origin", "IRONKV_ALLOWED_ORIGINS"},
@@ -100,6 +101,7 @@ func parseConfig(name string, args []string, lookupEnv func(string) (string, boo
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "`directory` of the embedded server's data (JetStream store)")
 	fs.BoolVar(&cfg.Memory, "memory", false, "keep everything in memory, nothing on disk: all data is lost at exit")
 	fs.TextVar(&cfg.Durability, "durability", cfg.Durability, "when the embedded server's writes reach stable storage: `mode` group-commit (before each write is acknowledged, one sync shared by the writes waiting at that moment), sync-always (an fsync per write, also for plain NATS clients) or sync-periodic-loses-recent-writes (every 2 minutes; a power loss can lose acknowledged writes)")
+	fs.DurationVar(&cfg.CommitDelay, "commit-delay", 0, "with group-commit, the longest a sync waits for as many writes as the last one served (as PostgreSQL's commit_delay); 0 means 1ms, negative never waits, at most 100ms")
 	fs.Var((*listValue)(&cfg.NATSURLs), "nats", "`urls` of remote NATS servers (comma-separated, repeatable) to use instead of the embedded server")
 	fs.Var((*listValue)(&cfg.APIKeys), "api-key", "API `key` clients must send as \"Authorization: Bearer <key>\" (comma-separated, repeatable; several keys allow rotation). Prefer the variable: flags show in ps")
 	fs.Var((*listValue)(&cfg.AllowedOrigins), "allowed-origin", "browser `origin` allowed for CORS and watch requests: scheme://host[:port], scheme://host:* for any port, or * (comma-separated, repeatable). It replaces the default, which allows the same origin and http://localhost:*, http://127.0.0.1:* and http://[::1]:*")

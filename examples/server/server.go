@@ -435,6 +435,7 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (*backend
 		DataDir:       cfg.DataDir,
 		InMemory:      cfg.Memory,
 		Durability:    cfg.Durability,
+		CommitDelay:   cfg.CommitDelay,
 		ClientListen:  clientListen,
 		ServerName:    cfg.ServerName,
 		ClusterName:   cfg.ClusterName,
