@@ -16,10 +16,13 @@ import (
 // is wrong and why.
 var ErrInvalidConfig = errors.New("embedded: invalid config")
 
+// MaxCommitDelay is the longest Config.CommitDelay Start accepts,
+// PostgreSQL's bound on commit_delay.
+const MaxCommitDelay = 100 * time.Millisecond
+
 const (
 	defaultSyncInterval = 2 * time.Minute
 	defaultCommitDelay  = time.Millisecond
-	maxCommitDelay      = 100 * time.Millisecond
 	defaultStartTimeout = 10 * time.Second
 )
 
@@ -61,8 +64,7 @@ type Config struct {
 	// delay, and fewer syncs, each serving more writes, leave more of the
 	// machine to the writes themselves; when the load falls, one sync
 	// waits the whole delay. A lone writer never waits. Zero means 1 ms;
-	// negative means never wait; more than 100 ms (PostgreSQL's bound) is
-	// an error. It applies to GroupCommit only.
+	// negative means never wait; more than MaxCommitDelay is an error. It applies to GroupCommit only.
 	CommitDelay time.Duration
 
 	// SyncInterval is the background fsync period of GroupCommit and
@@ -178,8 +180,8 @@ func (c *Config) validate() (client, cluster *hostPort, routes []*url.URL, err e
 	if c.SyncInterval < 0 {
 		return nil, nil, nil, invalid("SyncInterval %v is negative", c.SyncInterval)
 	}
-	if c.CommitDelay > maxCommitDelay {
-		return nil, nil, nil, invalid("CommitDelay %v is more than %v; a delay that long would hold writes far longer than a sync takes (negative turns the delay off)", c.CommitDelay, maxCommitDelay)
+	if c.CommitDelay > MaxCommitDelay {
+		return nil, nil, nil, invalid("CommitDelay %v is more than %v; a delay that long would hold writes far longer than a sync takes (negative turns the delay off)", c.CommitDelay, MaxCommitDelay)
 	}
 	if c.StartTimeout < 0 {
 		return nil, nil, nil, invalid("StartTimeout %v is negative", c.StartTimeout)

@@ -200,9 +200,9 @@ func (g *groupCommit) run(prev int) {
 // last one (prev), when expired fires (Config.CommitDelay after the last
 // sync ended), or at close. Under a steady load the callers of the last
 // round come back within about a round's time, so a round rarely waits
-// the whole delay. A sync costs the machine about as much CPU as two or
-// three writes (the kernel's writeback and journal commit, measured at
-// 100–150 µs on a 2-CPU VM), and waiting roughly halves the number of
+// the whole delay. A sync costs the machine 100–150 µs of CPU (the
+// kernel's writeback and journal commit, measured on a 2-CPU VM), as much
+// as two or three writes over HTTP, and waiting roughly halves the number of
 // syncs. The ordering holds as before: a round is taken when its sync
 // begins, after every caller in it joined.
 func (g *groupCommit) fill(prev int, expired <-chan time.Time) {

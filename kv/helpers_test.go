@@ -3,6 +3,7 @@ package kv_test
 import (
 	"testing"
 
+	"github.com/ironkv/ironkv/bucket"
 	"github.com/ironkv/ironkv/embedded"
 	"github.com/ironkv/ironkv/kv"
 	"github.com/ironkv/ironkv/kvtest"
@@ -43,4 +44,10 @@ func stateSources(t *testing.T, f func(t *testing.T, src kv.Option)) {
 		}
 		t.Run(name, func(t *testing.T) { f(t, kv.WithLocalState(local)) })
 	}
+}
+
+// memStoreOn is a Store on srv with src (see stateSources) that creates
+// memory buckets by default.
+func memStoreOn(t *testing.T, srv *embedded.Server, src kv.Option) *kv.Store {
+	return kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
 }

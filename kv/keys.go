@@ -541,25 +541,25 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 		ix.mu.RLock()
 		at := ix.applied
 		ix.mu.RUnlock()
-		if info, ok := b.localState(); ok {
-			if err := ix.checkCreated(info); err != nil {
+		if st, ok := b.localState(); ok {
+			if err := ix.checkCreated(st.Created); err != nil {
 				return err
 			}
-			a := anchor{at: at, newest: info.State.LastSeq}
+			a := anchor{at: at, newest: st.LastSeq}
 			ix.mu.RLock()
-			if info.State.Msgs > 0 && !ix.building && ix.err == nil && a.holds(ix.applied, ix.consistent, ix.lastGap) {
+			if st.Msgs > 0 && !ix.building && ix.err == nil && a.holds(ix.applied, ix.consistent, ix.lastGap) {
 				read(ix)
 				ix.mu.RUnlock()
 				return nil
 			}
 			ix.mu.RUnlock()
-			return ix.wait(ctx, info.State.LastSeq, info.State.Msgs == 0, a, read)
+			return ix.wait(ctx, st.LastSeq, st.Msgs == 0, a, read)
 		}
 	}
 	type answer struct {
 		current bool // the probe found the index current
-		info    *jetstream.StreamInfo
-		at      uint64 // the index's applied sequence when info was asked for
+		state   inproc.StreamState
+		at      uint64 // the index's applied sequence when state was asked for
 		err     error
 	}
 	ix.mu.RLock()
@@ -576,8 +576,10 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 		ix.mu.RLock()
 		at := ix.applied
 		ix.mu.RUnlock()
-		info, err := b.streamState(ctx)
-		answered <- answer{info: info, at: at, err: err}
+		// The Store has no in-process reader, or it just declined: ask
+		// the server.
+		st, err := b.askStreamState(ctx)
+		answered <- answer{state: st, at: at, err: err}
 	}()
 	read0 := uint64(0) // the applied sequence of the early read, 0 for none
 	consistent0, gap0 := false, uint64(0)
@@ -601,37 +603,37 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 	if a.err != nil {
 		return a.err
 	}
-	info := a.info
-	if err := ix.checkCreated(info); err != nil {
+	st := a.state
+	if err := ix.checkCreated(st.Created); err != nil {
 		return err
 	}
-	// The stream's info is itself a check (see wait), taken while the
+	// The stream's state is itself a check (see wait), taken while the
 	// index stood at a.at.
-	a0 := anchor{at: a.at, newest: info.State.LastSeq}
+	a0 := anchor{at: a.at, newest: st.LastSeq}
 	if read0 > 0 && a0.holds(read0, consistent0, gap0) {
 		return nil
 	}
-	return ix.wait(ctx, info.State.LastSeq, info.State.Msgs == 0, a0, read)
+	return ix.wait(ctx, st.LastSeq, st.Msgs == 0, a0, read)
 }
 
-// checkCreated returns errIndexStale when info is of a stream created after
-// the one the index read: another client deleted the bucket and created it
+// checkCreated returns errIndexStale when created is the creation time of a
+// stream created after the one the index read: another client deleted the bucket and created it
 // again, and the new stream reuses the old one's sequences. The creation
 // time is set once: until then it takes the write lock, after that only the
 // read lock, which listings that read meanwhile hold too.
-func (ix *keyIndex) checkCreated(info *jetstream.StreamInfo) error {
+func (ix *keyIndex) checkCreated(created time.Time) error {
 	ix.mu.RLock()
-	created := ix.created
+	first := ix.created
 	ix.mu.RUnlock()
-	if created.IsZero() {
+	if first.IsZero() {
 		ix.mu.Lock()
 		if ix.created.IsZero() {
-			ix.created = info.Created
+			ix.created = created
 		}
-		created = ix.created
+		first = ix.created
 		ix.mu.Unlock()
 	}
-	if !info.Created.Equal(created) {
+	if !created.Equal(first) {
 		return errIndexStale
 	}
 	return nil
@@ -704,56 +706,50 @@ type streamStateReply struct {
 	Error *jetstream.APIError `json:"error"`
 }
 
-// streamState asks for the info of b's stream as jetstream.Stream.Info
+// streamState returns the state of b's stream: read in process when the
+// Store can (localState), asked of the server otherwise.
+func (b *Bucket) streamState(ctx context.Context) (inproc.StreamState, error) {
+	if st, ok := b.localState(); ok {
+		return st, nil
+	}
+	return b.askStreamState(ctx)
+}
+
+// askStreamState asks for the info of b's stream as jetstream.Stream.Info
 // does, with the same errors, but decodes only its creation time, message
 // count and last sequence: decoding the whole reply, the stream's
 // configuration included, cost a listing about 30 µs of CPU.
-func (b *Bucket) streamState(ctx context.Context) (*jetstream.StreamInfo, error) {
-	if info, ok := b.localState(); ok {
-		return info, nil
-	}
-	name := b.stream.CachedInfo().Config.Name
+func (b *Bucket) askStreamState(ctx context.Context) (inproc.StreamState, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+name, nil)
+	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+b.stream.CachedInfo().Config.Name, nil)
 	if err != nil {
-		return nil, err
+		return inproc.StreamState{}, err
 	}
 	var r streamStateReply
 	if err := json.Unmarshal(resp.Data, &r); err != nil {
-		return nil, fmt.Errorf("%w: %w", jetstream.ErrInvalidJetStreamResponse, err)
+		return inproc.StreamState{}, fmt.Errorf("%w: %w", jetstream.ErrInvalidJetStreamResponse, err)
 	}
 	if r.Error != nil {
 		if r.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound {
-			return nil, jetstream.ErrStreamNotFound
+			return inproc.StreamState{}, jetstream.ErrStreamNotFound
 		}
-		return nil, r.Error
+		return inproc.StreamState{}, r.Error
 	}
 	if r.Created.IsZero() {
-		return nil, jetstream.ErrInvalidJetStreamResponse
+		return inproc.StreamState{}, jetstream.ErrInvalidJetStreamResponse
 	}
-	return streamInfoOf(inproc.StreamState{Created: r.Created, Msgs: r.State.Msgs, LastSeq: r.State.LastSeq}), nil
+	return inproc.StreamState{Created: r.Created, Msgs: r.State.Msgs, LastSeq: r.State.LastSeq}, nil
 }
 
 // localState reads the state of b's stream from an embedded server of this
 // process (Store.local); ok is false when the Store has no such server or
 // it declines, and the caller asks over NATS.
-func (b *Bucket) localState() (info *jetstream.StreamInfo, ok bool) {
+func (b *Bucket) localState() (st inproc.StreamState, ok bool) {
 	if b.s.local == nil {
-		return nil, false
+		return inproc.StreamState{}, false
 	}
-	st, ok := b.s.local(b.stream.CachedInfo().Config.Name)
-	if !ok {
-		return nil, false
-	}
-	return streamInfoOf(st), true
-}
-
-// streamInfoOf returns the stream info that holds st, as a barrier reads it.
-func streamInfoOf(st inproc.StreamState) *jetstream.StreamInfo {
-	info := &jetstream.StreamInfo{Created: st.Created}
-	info.State.Msgs, info.State.LastSeq = st.Msgs, st.LastSeq
-	return info
+	return b.s.local(b.stream.CachedInfo().Config.Name)
 }
 
 // anchor is a check of a stream against its index: the stream's newest
@@ -813,12 +809,12 @@ func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, a ancho
 		ix.mu.Unlock()
 		if wake == nil {
 			// Caught up, but with a skip since the last check: check again.
-			info, err := b.streamState(ctx)
+			st, err := b.streamState(ctx)
 			if err != nil {
 				return err
 			}
-			empty = info.State.Msgs == 0
-			a = anchor{at: applied, newest: info.State.LastSeq}
+			empty = st.Msgs == 0
+			a = anchor{at: applied, newest: st.LastSeq}
 			continue
 		}
 		t := time.NewTimer(stallCheck)
@@ -848,15 +844,15 @@ func (ix *keyIndex) wait(ctx context.Context, target uint64, empty bool, a ancho
 // newest returns the sequence of the bucket's newest message, 0 when it
 // has none.
 func (ix *keyIndex) newest(ctx context.Context, b *Bucket) (uint64, error) {
-	info, err := b.streamState(ctx)
+	st, err := b.streamState(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if info.State.Msgs == 0 {
+	if st.Msgs == 0 {
 		return 0, nil
 	}
-	if last, err := b.stream.GetMsg(ctx, info.State.LastSeq); err == nil && last != nil {
-		return info.State.LastSeq, nil
+	if last, err := b.stream.GetMsg(ctx, st.LastSeq); err == nil && last != nil {
+		return st.LastSeq, nil
 	}
 	// The stream's last message was removed.
 	m, err := b.stream.GetLastMsgForSubject(ctx, ix.prefix+">")

@@ -293,8 +293,8 @@ func TestKeysIndexAgreesWithStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
-		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeA := memStoreOn(t, srv, src)
+		storeB := memStoreOn(t, srv, src)
 		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: name, TTL: time.Second, History: 3})
 		b, err := storeB.Bucket(ctx, name)
 		if err != nil {
@@ -500,9 +500,9 @@ func TestKeysReadYourWritesAcrossConnections(t *testing.T) {
 		const iterations = 400
 		ctx := ctxT(t)
 		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
-		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
-		storeN := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeA := memStoreOn(t, srv, src)
+		storeB := memStoreOn(t, srv, src)
+		storeN := memStoreOn(t, srv, src)
 		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: "ryw"})
 		b, err := storeB.Bucket(ctx, "ryw")
 		if err != nil {
@@ -814,8 +814,8 @@ func TestKeysAfterBucketRecreatedByAnotherStore(t *testing.T) {
 	stateSources(t, func(t *testing.T, src kv.Option) {
 		ctx := ctxT(t)
 		srv := kvtest.NewServer(t, embedded.Config{InMemory: true})
-		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
-		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeA := memStoreOn(t, srv, src)
+		storeB := memStoreOn(t, srv, src)
 		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: "again"})
 		for i := range 10 {
 			if _, err := a.Put(ctx, "old."+strconv.Itoa(i), nil); err != nil {
@@ -868,8 +868,8 @@ func TestKeysWaitsForWritesWhenLastMessageRemoved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		storeA := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
-		storeB := kvtest.StoreOn(t, srv, src, kv.WithDefaultStorage(bucket.MemoryStorage))
+		storeA := memStoreOn(t, srv, src)
+		storeB := memStoreOn(t, srv, src)
 		a := kvtest.NewBucket(t, storeA, bucket.Config{Name: name})
 		if _, err := a.Put(ctx, "x", nil); err != nil {
 			t.Fatal(err)

@@ -122,10 +122,6 @@ const (
 	defaultDataDir         = "./data"
 	defaultLogFormat       = "text"
 	defaultShutdownTimeout = 30 * time.Second
-
-	// maxCommitDelay is embedded's bound on Config.CommitDelay, checked
-	// here too so that the error names the flag.
-	maxCommitDelay = 100 * time.Millisecond
 )
 
 // defaultConfig returns the settings of a server started with no flags and
@@ -229,8 +225,9 @@ func (c *Config) validateNATS() error {
 	if _, err := embedded.ParseDurability(c.Durability.String()); err != nil {
 		return fmt.Errorf("-durability (IRONKV_DURABILITY): %w", err)
 	}
-	if c.CommitDelay > maxCommitDelay {
-		return fmt.Errorf("-commit-delay (IRONKV_COMMIT_DELAY) %v is more than %v: give a shorter delay, or a negative one to turn it off", c.CommitDelay, maxCommitDelay)
+	// Checked here too, so that the error names the flag.
+	if c.CommitDelay > embedded.MaxCommitDelay {
+		return fmt.Errorf("-commit-delay (IRONKV_COMMIT_DELAY) %v is more than %v: give a shorter delay, or a negative one to turn it off", c.CommitDelay, embedded.MaxCommitDelay)
 	}
 	if c.Memory && c.DataDir != "" {
 		return fmt.Errorf("-memory (IRONKV_MEMORY) and -data (IRONKV_DATA) %q exclude each other: a memory server keeps nothing on disk", c.DataDir)
