@@ -167,6 +167,41 @@ func benchOps(ctx context.Context, b *testing.B, kb *kv.Bucket, raw jetstream.Ke
 		})
 	})
 
+	// 64 writers at once, each call with a context of its own that can be
+	// cancelled and has no deadline, as an HTTP handler's request context.
+	putParallel := func(b *testing.B, put func(ctx context.Context, key string) error) {
+		base, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ctx, cancel := context.WithCancel(base)
+				err := put(ctx, benchKeyNames[int(next.Add(1))%benchKeys])
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		reportOps(b)
+	}
+	b.Run("put64", func(b *testing.B) {
+		b.Run("kv", func(b *testing.B) {
+			putParallel(b, func(ctx context.Context, key string) error {
+				_, err := kb.Put(ctx, key, benchValue)
+				return err
+			})
+		})
+		b.Run("raw", func(b *testing.B) {
+			putParallel(b, func(ctx context.Context, key string) error {
+				_, err := raw.Put(ctx, key, benchValue)
+				return err
+			})
+		})
+	})
+
 	b.Run("get", func(b *testing.B) {
 		b.Run("kv", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {

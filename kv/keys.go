@@ -567,8 +567,6 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 	ix.mu.RUnlock()
 	answered := make(chan answer, 1)
 	go func() {
-		ctx, cancel := withDefaultTimeout(ctx)
-		defer cancel()
 		if p.seq > 0 && b.probe(ctx, ix.stream, p) {
 			answered <- answer{current: true}
 			return
@@ -678,7 +676,7 @@ func (ix *keyIndex) probeOf(b *Bucket) probeQuestion {
 // answer, an error included, reports false, and the caller asks for the
 // stream's info.
 func (b *Bucket) probe(ctx context.Context, stream string, q probeQuestion) bool {
-	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+stream, lastMsgRequest)
+	resp, err := b.s.replies.request(ctx, &nats.Msg{Subject: "$JS.API.DIRECT.GET." + stream, Data: lastMsgRequest})
 	if err != nil || resp.Header.Get("Status") != "" {
 		return false
 	}
@@ -720,9 +718,7 @@ func (b *Bucket) streamState(ctx context.Context) (inproc.StreamState, error) {
 // count and last sequence: decoding the whole reply, the stream's
 // configuration included, cost a listing about 30 µs of CPU.
 func (b *Bucket) askStreamState(ctx context.Context) (inproc.StreamState, error) {
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
-	resp, err := b.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+b.stream.CachedInfo().Config.Name, nil)
+	resp, err := b.s.replies.request(ctx, &nats.Msg{Subject: "$JS.API.STREAM.INFO." + b.stream.CachedInfo().Config.Name})
 	if err != nil {
 		return inproc.StreamState{}, err
 	}

@@ -47,6 +47,8 @@ type Store struct {
 	opts   options
 	owned  bool
 	syncer Syncer // the group-commit barrier, nil without one
+	// replies takes the answers to the Store's writes.
+	replies *replies
 	// local reads a stream's state from a standalone embedded server in
 	// this process without a round trip (see inproc.Server); nil otherwise.
 	local func(stream string) (inproc.StreamState, bool)
@@ -179,8 +181,9 @@ func WithNATSOptions(opts ...nats.Option) Option {
 
 // New returns a Store on a connection the caller owns: Close leaves it open.
 // It returns ErrInvalidConfig for an unknown namespace or a bad option and
-// ErrClosed when nc is closed. It makes no network call; the first
-// operation finds out whether JetStream is there.
+// ErrClosed when nc is closed. It subscribes to an inbox of its own for the
+// answers to its writes (Close unsubscribes) but waits for nothing from the
+// server; the first operation finds out whether JetStream is there.
 func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 	if nc == nil {
 		return nil, fmt.Errorf("%w: nil *nats.Conn", ErrInvalidConfig)
@@ -223,7 +226,11 @@ func New(nc *nats.Conn, opts ...Option) (*Store, error) {
 			local = offer.StreamState
 		}
 	}
-	return &Store{nc: nc, js: js, ns: o.ns, opts: o, syncer: syncer, local: local, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
+	rp, err := newReplies(nc)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &Store{nc: nc, replies: rp, js: js, ns: o.ns, opts: o, syncer: syncer, local: local, indexes: map[string]*keyIndex{}, watchers: map[string]map[*Watcher]struct{}{}}, nil
 }
 
 // Connect dials NATS at urls (comma-separated, as nats.Connect takes them),
@@ -335,7 +342,8 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 
 // Close stops the Store's background work (key indexes) and, when the Store
 // owns its connection (Connect), closes it. Calls after Close return
-// ErrClosed. Close is idempotent.
+// ErrClosed, and so do writes still waiting for JetStream's answer: they
+// may or may not have been stored. Close is idempotent.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -348,6 +356,7 @@ func (s *Store) Close() error {
 		s.stopIndex(ix, ErrClosed)
 	}
 	s.bg.Wait()
+	s.replies.close(ErrClosed)
 	if s.owned {
 		s.nc.Close()
 	}
