@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -303,19 +304,19 @@ func (b *Bucket) remove(ctx context.Context, op, key string, purge bool, opts []
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var jo []jetstream.KVDeleteOpt
+	// The markers nats.go's KeyValue writes: a tombstone, or a purge that
+	// rolls up the key's earlier messages.
+	m := &nats.Msg{Subject: b.prefix + k, Header: nats.Header{hdrKVOperation: []string{"DEL"}}}
+	if purge {
+		m.Header = nats.Header{hdrKVOperation: []string{"PURGE"}, jetstream.MsgRollup: []string{jetstream.MsgRollupSubject}}
+	}
 	if o.rev != 0 {
 		if err := b.checkLive(ctx, op, key, k, o.rev); err != nil {
 			return err
 		}
-		jo = append(jo, jetstream.LastRevision(o.rev))
+		m.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(o.rev, 10))
 	}
-	if purge {
-		err = b.kv.Purge(ctx, k, jo...)
-	} else {
-		err = b.kv.Delete(ctx, k, jo...)
-	}
-	if err != nil {
+	if _, err = b.send(ctx, m); err != nil {
 		return b.conflict(ctx, op, key, k, o.rev, err)
 	}
 	return b.durable(ctx, op, key)

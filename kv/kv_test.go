@@ -359,6 +359,27 @@ func TestKeyEncodingOnTheWire(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Fatalf("Keys = %q, want %q", keys, want)
 	}
+	// kv's tombstone and purge marker are nats.go's: its KeyValue reads
+	// them as a delete and a purge (TestOperations checks the purge's
+	// roll-up, on a bucket that keeps history).
+	if err := b.Delete(ctx, "a b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Purge(ctx, "é"); err != nil {
+		t.Fatal(err)
+	}
+	for nk, op := range map[string]jetstream.KeyValueOp{"a=20b": jetstream.KeyValueDelete, "=C3=A9": jetstream.KeyValuePurge} {
+		if _, err := raw.Get(ctx, nk); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Errorf("raw Get(%q) after %v: %v, want ErrKeyNotFound", nk, op, err)
+		}
+		h, err := raw.History(ctx, nk)
+		if err != nil || h[len(h)-1].Operation() != op {
+			t.Fatalf("raw History(%q) = %v, %v; want it to end with %v", nk, h, err, op)
+		}
+		if op == jetstream.KeyValuePurge && len(h) != 1 {
+			t.Errorf("raw History(%q) after a purge: %d entries, want the marker alone", nk, len(h))
+		}
+	}
 }
 
 func TestMissingBucket(t *testing.T) {
