@@ -9,13 +9,13 @@
 // Connect dials and owns one. kv never decides between an embedded and a
 // remote server: the program does. Every call that does I/O takes a context
 // first; without a deadline, nats.go's default JetStream timeout (5 s)
-// applies. The requests kv makes itself (every write, and a listing's
-// check that its key index is current) end between 5 and 6 s: rather than
-// a timer per request, the Store looks at the requests waiting once a
-// second. Their answers come through one subscription of the Store's,
-// matched under a lock of its own; with nats.go's RequestMsgWithContext,
-// every answer and every publish took the connection's lock, and 64
-// concurrent Puts were half as fast (see BENCHMARKS.md).
+// applies, except that a write ends between 5 and 6 s: rather than a timer
+// per write, the Store looks at the writes waiting once a second. Writes,
+// and a listing's check that its key index is current, get their answers
+// through one subscription of the Store's, matched under a lock of its
+// own; with nats.go's RequestMsgWithContext, every answer and every
+// publish took the connection's lock, and 64 concurrent Puts were half as
+// fast (see BENCHMARKS.md).
 //
 // # Durability
 //

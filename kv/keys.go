@@ -567,6 +567,14 @@ func (ix *keyIndex) barrier(ctx context.Context, b *Bucket, read func(*keyIndex)
 	ix.mu.RUnlock()
 	answered := make(chan answer, 1)
 	go func() {
+		// One bound for the probe and the question after it together, as
+		// nats.go's default JetStream timeout, when ctx has none.
+		ctx := ctx
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+			defer cancel()
+		}
 		if p.seq > 0 && b.probe(ctx, ix.stream, p) {
 			answered <- answer{current: true}
 			return

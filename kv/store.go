@@ -47,7 +47,7 @@ type Store struct {
 	opts   options
 	owned  bool
 	syncer Syncer // the group-commit barrier, nil without one
-	// replies takes the answers to the Store's writes.
+	// replies takes the answers to the Store's writes and listing checks.
 	replies *replies
 	// local reads a stream's state from a standalone embedded server in
 	// this process without a round trip (see inproc.Server); nil otherwise.
